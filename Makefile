@@ -1,0 +1,43 @@
+# Repères — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: install run test bench lint system-deps clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test,lint]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the service on http://$(HOST):$(PORT), SQLite under var/, files in var/files, demo platform on
+run: $(STAMP)
+	$(BIN)/reperes db upgrade
+	$(BIN)/reperes demo --host $(HOST) --port $(PORT)
+
+## make test: installs what the tests need (system packages too, when root) and runs them all
+test: $(STAMP) system-deps
+	@$(BIN)/python -m pytest; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no test: that is a failure"; exit 1; fi; \
+	  exit $$rc
+
+system-deps:
+	@bash tests/system_deps.sh
+
+## make bench: benchmarks (not tests); prints figures
+bench: $(STAMP) system-deps
+	@set -e; for f in tests/bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check integration connectors referentiels docx_templates tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,44 @@
+"""Repères, the Flask service: `create_app(settings)` builds it, nothing happens at import."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from .db import DatabaseNotReady, check_ready
+from .runtime import Runtime
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, check_database: bool = True) -> Flask:
+    """Build the service. Refuses to start on a database that is not migrated."""
+    settings = settings or Settings.from_env()
+    runtime = Runtime.from_settings(settings)
+    if check_database:
+        check_ready(runtime.engine)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.resolved_secret_key(),
+        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        TESTING=settings.testing,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["reperes"] = runtime
+
+    if settings.trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    from . import errors, health
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    return app
+
+
+__all__ = ["create_app", "Settings", "DatabaseNotReady"]

@@ -1,0 +1,540 @@
+"""The persisted domain of Repères (see DESIGN.md, "The data").
+
+Everything is scoped to a Platform: people, courses and through them parcours.
+Référentiel addresses are stored as (referentiel_id, referentiel_version, competence_code)
+so that a tag keeps the version it was made against.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Store the value (readable in SQL), as VARCHAR + CHECK so that migrations stay simple.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Role(str, enum.Enum):
+    CANDIDAT = "candidat"
+    ACCOMPAGNATEUR = "accompagnateur"
+    COORDINATEUR = "coordinateur"
+
+
+class Modalite(str, enum.Enum):
+    CONCRET = "concret"
+    ABSTRAIT = "abstrait"
+    TRANSFERT = "transfert"
+
+
+class ParcoursStatus(str, enum.Enum):
+    EN_PREPARATION = "en_preparation"
+    PRET_POUR_LE_JURY = "pret_pour_le_jury"
+    PRESENTE = "presente"
+    RECONNU = "reconnu"
+
+
+class TaskSource(str, enum.Enum):
+    WORKPLACE = "workplace"
+    COURSEWORK = "coursework"
+    MOODLE = "moodle"
+
+
+class Verdict(str, enum.Enum):
+    OUI = "oui"
+    NON = "non"
+    PARTIELLEMENT = "partiellement"
+
+
+class TZDateTime(DateTime):
+    """Timezone-aware datetimes on every backend (SQLite forgets the zone)."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        parent = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if parent is not None:
+                value = parent(value)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=timezone.utc)
+            return value
+
+        return process
+
+
+# --- platforms, people, courses ------------------------------------------------------
+
+
+class Platform(Base):
+    """An LTI registration: one issuer and client id (a Moodle site)."""
+
+    __tablename__ = "platform"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(255))
+    auth_url: Mapped[str] = mapped_column(String(1000))
+    token_url: Mapped[str] = mapped_column(String(1000), default="")
+    jwks_url: Mapped[str] = mapped_column(String(1000))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Moodle web-service connection for the sync (optional). The token is a secret:
+    # it is never logged and never rendered.
+    moodle_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    moodle_token: Mapped[str | None] = mapped_column(String(255), default=None)
+    # How Moodle people are matched to LTI people when the Moodle id is not enough.
+    moodle_match: Mapped[str] = mapped_column(String(20), default="id")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+    deployments: Mapped[list[Deployment]] = relationship(
+        back_populates="platform", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Platform {self.id} {self.issuer} {self.client_id}>"
+
+
+class Deployment(Base):
+    __tablename__ = "deployment"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+    platform: Mapped[Platform] = relationship(back_populates="deployments")
+
+
+class Person(Base):
+    """Someone who launched Repères (or was listed by names and roles), by platform and `sub`."""
+
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("platform_id", "sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("platform.id", ondelete="CASCADE"), index=True
+    )
+    sub: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    given_name: Mapped[str] = mapped_column(String(200), default="")
+    family_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    username: Mapped[str] = mapped_column(String(255), default="")
+    is_coordinateur: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
+
+    platform: Mapped[Platform] = relationship()
+
+    @property
+    def display_name(self) -> str:
+        full = " ".join(p for p in (self.given_name, self.family_name) if p)
+        return self.name or full or self.email or f"Personne {self.id}"
+
+    def __repr__(self) -> str:  # no personal data in reprs: they end up in logs
+        return f"<Person {self.id}>"
+
+
+class Course(Base):
+    """An LTI context: where an accompagnateur meets candidats."""
+
+    __tablename__ = "course"
+    __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("platform.id", ondelete="CASCADE"), index=True
+    )
+    context_id: Mapped[str] = mapped_column(String(255))
+    deployment_id: Mapped[str] = mapped_column(String(255), default="")
+    title: Mapped[str] = mapped_column(String(500), default="")
+    label: Mapped[str] = mapped_column(String(255), default="")
+    # The référentiels this course offers, as "id@version" or "id" (latest) strings.
+    referentiels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # LTI Advantage service endpoints seen in the latest launch.
+    nrps_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    ags_lineitems_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    ags_lineitem_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    ags_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    moodle_course_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+    platform: Mapped[Platform] = relationship()
+
+
+class Membership(Base):
+    """A person's role in a course, as the latest launch (or names and roles) said."""
+
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("course_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    roles_raw: Mapped[list[str]] = mapped_column(JSON, default=list)
+    launched: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_launch_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
+
+    course: Mapped[Course] = relationship()
+    person: Mapped[Person] = relationship()
+
+
+# --- the parcours ---------------------------------------------------------------------
+
+
+class Parcours(Base):
+    """One person's journey towards recognition, in one course."""
+
+    __tablename__ = "parcours"
+    __table_args__ = (UniqueConstraint("course_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    modalite: Mapped[Modalite | None] = mapped_column(_enum(Modalite, "modalite"), default=None)
+    status: Mapped[ParcoursStatus] = mapped_column(
+        _enum(ParcoursStatus, "parcours_status"), default=ParcoursStatus.EN_PREPARATION
+    )
+    jury_date: Mapped[date | None] = mapped_column(Date, default=None)
+    projet: Mapped[str] = mapped_column(Text, default="")  # "ce que je veux faire ensuite"
+    closed_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    person: Mapped[Person] = relationship()
+    course: Mapped[Course] = relationship()
+    referentiels: Mapped[list[ParcoursReferentiel]] = relationship(
+        back_populates="parcours", cascade="all, delete-orphan", order_by="ParcoursReferentiel.id"
+    )
+    tasks: Mapped[list[Task]] = relationship(
+        back_populates="parcours", cascade="all, delete-orphan", order_by="Task.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ParcoursReferentiel(Base):
+    """A référentiel version chosen for a parcours."""
+
+    __tablename__ = "parcours_referentiel"
+    __table_args__ = (UniqueConstraint("parcours_id", "referentiel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcours_id: Mapped[int] = mapped_column(ForeignKey("parcours.id", ondelete="CASCADE"))
+    referentiel_id: Mapped[str] = mapped_column(String(100))
+    referentiel_version: Mapped[str] = mapped_column(String(50))
+
+    parcours: Mapped[Parcours] = relationship(back_populates="referentiels")
+
+
+class Task(Base):
+    """An activité réalisée: what the person does, in their own words."""
+
+    __tablename__ = "task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcours_id: Mapped[int] = mapped_column(
+        ForeignKey("parcours.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    where: Mapped[str] = mapped_column(String(300), default="")
+    how: Mapped[str] = mapped_column(Text, default="")
+    tools: Mapped[str] = mapped_column(Text, default="")
+    frequency: Mapped[str] = mapped_column(String(100), default="")
+    started_on: Mapped[date | None] = mapped_column(Date, default=None)
+    ended_on: Mapped[date | None] = mapped_column(Date, default=None)
+    source: Mapped[TaskSource] = mapped_column(
+        _enum(TaskSource, "task_source"), default=TaskSource.WORKPLACE
+    )
+    # For source=moodle: the course module and its completion as last synced.
+    moodle_cmid: Mapped[int | None] = mapped_column(Integer, default=None)
+    moodle_completed: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    moodle_completed_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    parcours: Mapped[Parcours] = relationship(back_populates="tasks")
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="task", cascade="all, delete-orphan", order_by="Evidence.id"
+    )
+    tags: Mapped[list[Tag]] = relationship(
+        back_populates="task", cascade="all, delete-orphan", order_by="Tag.id"
+    )
+
+    __table_args__ = (UniqueConstraint("parcours_id", "moodle_cmid"),)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Evidence(Base):
+    """A photo or file attached to a task. Names on disk never come from user input."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # photo | pdf | moodle
+    storage_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    preview_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    original_name: Mapped[str] = mapped_column(String(255), default="")  # display only
+    content_type: Mapped[str] = mapped_column(String(100), default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    caption: Mapped[str] = mapped_column(String(500), default="")
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+    task: Mapped[Task] = relationship(back_populates="evidence")
+
+
+class Tag(Base):
+    """Task -> compétence, against one référentiel version."""
+
+    __tablename__ = "tag"
+    __table_args__ = (
+        UniqueConstraint("task_id", "referentiel_id", "referentiel_version", "competence_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    referentiel_id: Mapped[str] = mapped_column(String(100))
+    referentiel_version: Mapped[str] = mapped_column(String(50))
+    competence_code: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+    task: Mapped[Task] = relationship(back_populates="tags")
+
+
+class Review(Base):
+    """The accompagnateur's word on one compétence of a parcours. Rows are kept: latest wins."""
+
+    __tablename__ = "review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcours_id: Mapped[int] = mapped_column(
+        ForeignKey("parcours.id", ondelete="CASCADE"), index=True
+    )
+    referentiel_id: Mapped[str] = mapped_column(String(100))
+    referentiel_version: Mapped[str] = mapped_column(String(50))
+    competence_code: Mapped[str] = mapped_column(String(100))
+    verdict: Mapped[Verdict] = mapped_column(_enum(Verdict, "verdict"))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    reviewer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+    reviewer: Mapped[Person | None] = relationship()
+
+
+class Recognition(Base):
+    """What the jury recognised, per bloc or compétence (partial recognition is normal)."""
+
+    __tablename__ = "recognition"
+    __table_args__ = (
+        UniqueConstraint("parcours_id", "referentiel_id", "referentiel_version", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcours_id: Mapped[int] = mapped_column(ForeignKey("parcours.id", ondelete="CASCADE"))
+    referentiel_id: Mapped[str] = mapped_column(String(100))
+    referentiel_version: Mapped[str] = mapped_column(String(50))
+    code: Mapped[str] = mapped_column(String(100))  # a bloc code or a compétence code
+    recognised: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class HistoryEntry(Base):
+    """What changed in a parcours, by whom and when."""
+
+    __tablename__ = "history_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcours_id: Mapped[int] = mapped_column(
+        ForeignKey("parcours.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None
+    )
+    action: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+# --- dossiers, storage queue, sync ----------------------------------------------------
+
+
+class Dossier(Base):
+    """One generated Word document."""
+
+    __tablename__ = "dossier"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcours_id: Mapped[int] = mapped_column(
+        ForeignKey("parcours.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    template: Mapped[str] = mapped_column(String(300))
+    storage_path: Mapped[str] = mapped_column(String(1000))
+    etag: Mapped[str | None] = mapped_column(String(200), default=None)
+    checksum: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    # written | queued | failed
+    state: Mapped[str] = mapped_column(String(20), default="written")
+    message: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class PendingWrite(Base):
+    """A write to shared storage that failed and waits to be retried."""
+
+    __tablename__ = "pending_write"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dossier.id", ondelete="CASCADE"), default=None
+    )
+    evidence_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evidence.id", ondelete="CASCADE"), default=None
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class ActivityMapping(Base):
+    """A Moodle course module -> a compétence, for the sync."""
+
+    __tablename__ = "activity_mapping"
+    __table_args__ = (
+        UniqueConstraint(
+            "course_id", "moodle_cmid", "referentiel_id", "referentiel_version", "competence_code"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), index=True
+    )
+    moodle_cmid: Mapped[int] = mapped_column(Integer)
+    module_name: Mapped[str] = mapped_column(String(500), default="")
+    referentiel_id: Mapped[str] = mapped_column(String(100))
+    referentiel_version: Mapped[str] = mapped_column(String(50))
+    competence_code: Mapped[str] = mapped_column(String(100))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class SyncRun(Base):
+    """One run of the Moodle sync, and what it did."""
+
+    __tablename__ = "sync_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("platform.id", ondelete="CASCADE"), default=None
+    )
+    trigger: Mapped[str] = mapped_column(String(20), default="cli")  # cli | timer | launch
+    started_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
+    state: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|partial|failed
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Lock(Base):
+    """A named lease in the database, so that two sync runs never overlap."""
+
+    __tablename__ = "lock"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class ReferentielRecord(Base):
+    """A référentiel imported by an operator, in the canonical JSON format."""
+
+    __tablename__ = "referentiel_record"
+    __table_args__ = (UniqueConstraint("referentiel_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referentiel_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(50))
+    document: Mapped[str] = mapped_column(Text)
+    source_format: Mapped[str] = mapped_column(String(20), default="")
+    imported_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class AuditLine(Base):
+    """What remains after a person is erased: the fact, never the content."""
+
+    __tablename__ = "audit_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)

@@ -1,0 +1,120 @@
+"""Typed settings read from REPERES_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message tells the operator which."""
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name}: expected true/false, got {value!r}")
+
+
+def _read_secret_file(path: str, name: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(f"{name}: cannot read {path}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs to start. Build with `Settings.from_env()`."""
+
+    var_dir: Path = DEFAULT_VAR_DIR
+    database_url: str = ""
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:5000"
+    storage_url: str = ""
+    storage_username: str | None = None
+    storage_password: str | None = field(default=None, repr=False)
+    dossier_template: Path | None = None
+    demo: bool = False
+    trust_proxy: bool = False
+    log_json: bool = False
+    testing: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        var_dir = Path(self.var_dir)
+        object.__setattr__(self, "var_dir", var_dir)
+        if not self.database_url:
+            object.__setattr__(
+                self, "database_url", f"sqlite:///{(var_dir / 'reperes.sqlite3').resolve()}"
+            )
+        if not self.storage_url:
+            object.__setattr__(self, "storage_url", (var_dir / "files").resolve().as_uri())
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read settings from REPERES_* variables; keyword overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if "REPERES_VAR_DIR" in env:
+            values["var_dir"] = Path(env["REPERES_VAR_DIR"])
+        for key, attr in (
+            ("REPERES_DATABASE_URL", "database_url"),
+            ("REPERES_SECRET_KEY", "secret_key"),
+            ("REPERES_BASE_URL", "base_url"),
+            ("REPERES_STORAGE_URL", "storage_url"),
+            ("REPERES_STORAGE_USERNAME", "storage_username"),
+            ("REPERES_STORAGE_PASSWORD", "storage_password"),
+        ):
+            if env.get(key):
+                values[attr] = env[key]
+        if env.get("REPERES_SECRET_KEY_FILE") and "secret_key" not in values:
+            values["secret_key"] = _read_secret_file(
+                env["REPERES_SECRET_KEY_FILE"], "REPERES_SECRET_KEY_FILE"
+            )
+        if env.get("REPERES_STORAGE_PASSWORD_FILE") and "storage_password" not in values:
+            values["storage_password"] = _read_secret_file(
+                env["REPERES_STORAGE_PASSWORD_FILE"], "REPERES_STORAGE_PASSWORD_FILE"
+            )
+        if env.get("REPERES_DOSSIER_TEMPLATE"):
+            values["dossier_template"] = Path(env["REPERES_DOSSIER_TEMPLATE"])
+        for key, attr in (
+            ("REPERES_DEMO", "demo"),
+            ("REPERES_TRUST_PROXY", "trust_proxy"),
+            ("REPERES_LOG_JSON", "log_json"),
+        ):
+            if key in env:
+                values[attr] = _bool(env[key], key)
+        values.update(overrides)
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one kept in var/ so every worker of this machine shares it."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret_key"
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            pass
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker wrote it first
+            return path.read_text(encoding="utf-8").strip()
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key)
+        return key
