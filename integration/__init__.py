@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    # One line per room of the service; each module owns its own line.
+    # -- blueprints --
+    # -- end blueprints --
     return app
 
 
