@@ -34,8 +34,9 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    from . import errors, health
+    from . import errors, health, observability
 
+    observability.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     # One line per room of the service; each module owns its own line.

@@ -34,14 +34,13 @@ pass_ctx = click.make_pass_decorator(CliContext)
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
     """Repères: tasks, compétences and dossiers de preuves, from inside Moodle."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from ..observability import configure_logging
+
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_json, logging.DEBUG if verbose else logging.INFO)
     ctx.obj = CliContext(settings)
 
 
