@@ -1,0 +1,696 @@
+"""The Moodle client against answers recorded from a real Moodle 4.3 (with `responses`)."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+import responses
+from responses.registries import OrderedRegistry
+
+from connectors.moodle import (
+    OPTIONAL_FUNCTIONS,
+    SYNC_FUNCTIONS,
+    CompletionState,
+    MoodleClient,
+    MoodleError,
+    MoodleFunctionUnavailable,
+    MoodleParameterError,
+    MoodlePermissionError,
+    MoodleTokenError,
+    MoodleTransportError,
+    WsFunction,
+    flatten_params,
+)
+from tests.fake_moodle import recorded_answer, recorded_bytes
+
+BASE_URL = "https://moodle.example.org"
+ENDPOINT = f"{BASE_URL}/webservice/rest/server.php"
+# Shaped like a real token (32 hex characters) so that a leak would be unmistakable.
+TOKEN = "5f2b9c0e7d4a41c6b8e3f90a1d2c7b64"
+
+
+@pytest.fixture
+def moodle() -> Iterator[responses.RequestsMock]:
+    """A mocked Moodle that answers in the order the answers are added."""
+    with responses.RequestsMock(registry=OrderedRegistry) as mock:
+        yield mock
+
+
+@pytest.fixture
+def client() -> Iterator[MoodleClient]:
+    with MoodleClient(BASE_URL, TOKEN, retries=2, backoff=0) as moodle_client:
+        yield moodle_client
+
+
+def answers(moodle: responses.RequestsMock, recording: str, *, status: int = 200) -> None:
+    """Moodle answers the next call with the exact bytes of a recorded answer."""
+    moodle.post(
+        ENDPOINT, body=recorded_bytes(recording), status=status, content_type="application/json"
+    )
+
+
+def answers_json(moodle: responses.RequestsMock, payload: Any) -> None:
+    moodle.post(ENDPOINT, json=payload)
+
+
+def sent(moodle: responses.RequestsMock, index: int = -1) -> dict[str, str]:
+    """The form fields of one call Moodle received."""
+    body = moodle.calls[index].request.body
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    return dict(parse_qsl(text))
+
+
+def moodle_error_body(errorcode: str, message: str, exception: str = "moodle_exception") -> dict:
+    return {"exception": exception, "errorcode": errorcode, "message": message}
+
+
+# ------------------------------------------------------------------ what the token may do
+
+
+def test_site_info_tells_who_the_token_is_and_what_it_may_call(moodle, client):
+    answers(moodle, "core_webservice_get_site_info")
+
+    site = client.get_site_info()
+
+    assert site.username == "wsuser"
+    assert site.userid == 10
+    assert site.release == "4.3 (Build: 20231009)"
+    assert site.has_function("core_course_get_contents")
+    assert site.raw["sitename"] == "Moodle RAE Acceptance"
+    fields = sent(moodle)
+    assert fields == {
+        "wstoken": TOKEN,
+        "wsfunction": "core_webservice_get_site_info",
+        "moodlewsrestformat": "json",
+    }
+    request = moodle.calls[0].request
+    assert request.method == "POST"
+    assert request.headers["User-Agent"] == "Reperes/0.1 (+LTI tool)"
+
+
+def test_coordinateur_learns_which_functions_the_service_lacks(moodle, client):
+    answers(moodle, "core_webservice_get_site_info")
+
+    site = client.get_site_info()
+
+    # The recorded service was set up before module competencies were needed.
+    assert site.missing_functions(SYNC_FUNCTIONS) == []
+    assert site.missing_functions([*SYNC_FUNCTIONS, *OPTIONAL_FUNCTIONS]) == [
+        "core_competency_list_course_module_competencies"
+    ]
+
+
+# ------------------------------------------------------------------ the course and its people
+
+
+def test_course_contents_list_each_module_with_its_cmid_and_completion(moodle, client):
+    answers(moodle, "core_course_get_contents")
+
+    contents = client.get_course_contents(2)
+
+    assert [section.name for section in contents.sections] == [
+        "General",
+        "Topic 1",
+        "Topic 2",
+        "Topic 3",
+    ]
+    assert [module.cmid for module in contents.modules] == [1, 2, 3, 4, 5]
+    dossier = contents.module(4)
+    assert dossier is not None
+    assert (dossier.name, dossier.modname, dossier.instance) == (
+        "Dossier de preuves (livret 2)",
+        "assign",
+        1,
+    )
+    assert dossier.url == "http://127.0.0.1:8081/mod/assign/view.php?id=4"
+    assert dossier.section == 2
+    assert dossier.completion == 2 and dossier.tracks_completion
+    assert dossier.completiondata is not None
+    assert dossier.completiondata.istrackeduser is False  # the web-service account
+    charte = contents.module(2)
+    assert charte is not None and charte.modname == "label" and charte.url is None
+    assert sent(moodle)["courseid"] == "2"
+
+
+def test_a_candidat_sees_their_own_completion_in_the_contents(moodle, client):
+    answers(moodle, "core_course_get_contents__student1")
+
+    contents = client.get_course_contents(2)
+
+    lti = contents.module(6)
+    assert lti is not None and lti.modname == "lti"
+    presentation = contents.module(1)
+    assert presentation is not None and presentation.completiondata is not None
+    assert presentation.completiondata.is_complete
+    assert presentation.completiondata.timecompleted == 1795667102
+
+
+def test_enrolled_users_arrive_page_by_page_until_a_short_page(moodle, client):
+    everyone = recorded_answer("core_enrol_get_enrolled_users")
+    for page in (everyone[0:3], everyone[3:6], everyone[6:7]):
+        answers_json(moodle, page)
+
+    users = list(client.iter_enrolled_users(2, {"onlyactive": True}, page_size=3))
+
+    assert [user.username for user in users] == [
+        "teacher1",
+        "teacher2",
+        "student1",
+        "student2",
+        "student3",
+        "student4",
+        "student5",
+    ]
+    assert users[2].fullname == "Amina Benali"
+    assert users[2].email == "amina.benali@example.com"
+    assert users[2].role_shortnames == {"student"}
+    assert users[0].roles[0].roleid == 3
+    assert len(moodle.calls) == 3
+    assert sent(moodle, 0) == {
+        "wstoken": TOKEN,
+        "wsfunction": "core_enrol_get_enrolled_users",
+        "moodlewsrestformat": "json",
+        "courseid": "2",
+        "options[0][name]": "onlyactive",
+        "options[0][value]": "1",
+        "options[1][name]": "limitfrom",
+        "options[1][value]": "0",
+        "options[2][name]": "limitnumber",
+        "options[2][value]": "3",
+    }
+    assert [sent(moodle, i)["options[1][value]"] for i in range(3)] == ["0", "3", "6"]
+
+
+def test_a_full_last_page_ends_with_an_empty_page(moodle, client):
+    answers(moodle, "core_enrol_get_enrolled_users")  # 7 people
+    answers_json(moodle, [])
+
+    users = list(client.iter_enrolled_users(2, page_size=7))
+
+    assert len(users) == 7
+    assert len(moodle.calls) == 2
+
+
+def test_paging_stops_when_moodle_ignores_the_limits(moodle, client):
+    for _ in range(2):
+        answers(moodle, "core_enrol_get_enrolled_users")
+
+    users = list(client.iter_enrolled_users(2, page_size=3))
+
+    assert len(users) == 7  # each person once
+    assert len(moodle.calls) == 2
+
+
+def test_paging_options_belong_to_the_client(client):
+    with pytest.raises(ValueError, match="limitfrom"):
+        next(client.iter_enrolled_users(2, {"limitfrom": 10}))
+
+
+def test_userfields_leave_out_what_was_not_asked(moodle, client):
+    answers(moodle, "core_enrol_get_enrolled_users__students_only_options")
+
+    users = list(client.iter_enrolled_users(2, {"userfields": "id,username,fullname,email"}))
+
+    assert users[0].fullname == "Claire Dubois"
+    assert users[0].firstname is None
+    assert sent(moodle)["options[0][value]"] == "id,username,fullname,email"
+
+
+def test_people_are_matched_by_email_or_username(moodle, client):
+    answers(moodle, "core_user_get_users_by_field__email")
+    answers(moodle, "core_user_get_users_by_field__username")
+    answers(moodle, "core_user_get_users_by_field__unknown_email")
+
+    by_email = client.get_users_by_field("email", ["amina.benali@example.com"])
+    by_username = client.get_users_by_field("username", ["student3"])
+    nobody = client.get_users_by_field("email", ["nobody@example.com"])
+
+    assert [(u.id, u.username) for u in by_email] == [(5, "student1")]
+    assert by_email[0].suspended is False
+    assert by_username[0].fullname == "Élodie Moreau"
+    assert nobody == []
+    assert sent(moodle, 0)["field"] == "email"
+    assert sent(moodle, 0)["values[0]"] == "amina.benali@example.com"
+
+
+def test_matching_nobody_asks_moodle_nothing(moodle, client):
+    assert client.get_users_by_field("email", []) == []
+    assert len(moodle.calls) == 0
+
+
+# ------------------------------------------------------------------ completions
+
+
+def test_a_candidat_who_finished_every_activity(moodle, client):
+    answers(moodle, "core_completion_get_activities_completion_status__student1")
+
+    completion = client.get_activities_completion_status(2, 5)
+
+    assert [s.cmid for s in completion.statuses] == [1, 2, 3, 4, 5]
+    assert all(s.is_complete for s in completion.statuses)
+    assert all(s.state == CompletionState.COMPLETE for s in completion.statuses)
+    dossier = completion.by_cmid()[4]
+    assert (dossier.modname, dossier.instance, dossier.tracking) == ("assign", 1, 2)
+    assert dossier.timecompleted == 1795667094
+    assert completion.warnings == ()
+    assert sent(moodle)["userid"] == "5"
+
+
+def test_a_person_not_enrolled_gets_untracked_statuses_not_an_error(moodle, client):
+    answers(moodle, "core_completion_get_activities_completion_status__not_enrolled_user")
+
+    completion = client.get_activities_completion_status(2, 10)
+
+    assert all(s.istrackeduser is False for s in completion.statuses)
+    assert not any(s.is_complete for s in completion.statuses)
+
+
+def test_newer_moodle_says_itself_whether_an_activity_is_complete(moodle, client):
+    answers_json(
+        moodle,
+        {
+            "statuses": [
+                {
+                    "cmid": 7,
+                    "modname": "quiz",
+                    "instance": 2,
+                    "state": 3,
+                    "timecompleted": 1,
+                    "tracking": 2,
+                    "isoverallcomplete": True,
+                },
+            ],
+            "warnings": [],
+        },
+    )
+
+    status = client.get_activities_completion_status(2, 5).statuses[0]
+
+    assert status.state == CompletionState.COMPLETE_FAIL
+    assert status.is_complete  # Moodle's verdict wins over our reading of the state
+
+
+def test_course_completion_of_a_candidat(moodle, client):
+    answers(moodle, "core_completion_get_course_completion_status__student1")
+    answers(moodle, "core_completion_get_course_completion_status__student5")
+
+    done = client.get_course_completion_status(2, 5)
+    not_yet = client.get_course_completion_status(2, 9)
+
+    assert done is not None and done.completed and done.aggregation == 1
+    assert len(done.completions) == 5 and all(c.complete for c in done.completions)
+    assert not_yet is not None and not not_yet.completed
+    assert not_yet.completions[0].timecompleted is None
+    assert not_yet.completions[0].details["requirement"] == "Marking yourself complete"
+
+
+def test_a_course_without_completion_criteria_is_not_applicable(moodle, client):
+    answers_json(
+        moodle,
+        moodle_error_body("nocriteriaset", "No completion criteria set for this course"),
+    )
+
+    assert client.get_course_completion_status(2, 5) is None
+
+
+def test_course_completion_of_someone_not_enrolled_is_an_error(moodle, client):
+    answers(moodle, "error__course_completion_user_not_enrolled")
+
+    with pytest.raises(MoodleError) as caught:
+        client.get_course_completion_status(2, 4)
+
+    assert caught.value.errorcode == "usernotenroled"
+
+
+# ------------------------------------------------------------------ assignments and competencies
+
+
+def test_submissions_since_a_time(moodle, client):
+    answers(moodle, "mod_assign_get_submissions")
+    since = datetime(2026, 11, 26, tzinfo=UTC)
+
+    result = client.get_submissions([1], since=since)
+
+    (assignment,) = result.assignments
+    assert assignment.assignmentid == 1
+    assert [(s.userid, s.status) for s in assignment.submissions] == [
+        (5, "submitted"),
+        (7, "submitted"),
+    ]
+    assert result.warnings == ()
+    fields = sent(moodle)
+    assert fields["assignmentids[0]"] == "1"
+    assert fields["since"] == str(int(since.timestamp()))
+    assert "status" not in fields and "before" not in fields
+
+
+def test_assignments_the_token_may_not_read_come_back_as_warnings(moodle, client, caplog):
+    caplog.set_level(logging.INFO, logger="connectors.moodle")
+    answers(moodle, "error__missing_capability__student_assign_submissions")
+
+    result = client.get_submissions([1])
+
+    assert result.assignments == ()
+    (warning,) = result.warnings
+    assert (warning.item, warning.itemid, warning.warningcode) == ("assignment", 1, "1")
+    assert warning.message == "No access rights in module context"
+    assert "No access rights in module context" in caplog.text
+
+
+def test_competencies_linked_to_a_module(moodle, client):
+    # No recording: the recorded service lacked the function. The shape follows
+    # list_course_module_competencies_returns, with competencies recorded for the course.
+    course_links = recorded_answer("core_competency_list_course_competencies")
+    answers_json(
+        moodle,
+        [
+            {
+                "competency": link["competency"],
+                "coursemodulecompetency": {
+                    "cmid": 4,
+                    "competencyid": link["competency"]["id"],
+                    "sortorder": index,
+                    "ruleoutcome": 1,
+                    "id": index + 1,
+                    "timecreated": 1795667095,
+                    "timemodified": 1795667095,
+                    "usermodified": 2,
+                },
+            }
+            for index, link in enumerate(course_links[:2])
+        ],
+    )
+
+    links = client.list_course_module_competencies(4)
+
+    assert [(link.cmid, link.competency.idnumber) for link in links] == [
+        (4, "RAE-C1.1"),
+        (4, "RAE-C1.2"),
+    ]
+    assert (
+        links[0].competency.shortname == "Identifier les situations professionnelles significatives"
+    )
+    assert links[0].ruleoutcome == 1
+    assert sent(moodle)["cmid"] == "4"
+
+
+@pytest.mark.parametrize(
+    "recording_or_body",
+    [
+        "error__function_not_in_service",
+        "error__function_does_not_exist",
+        moodle_error_body("competenciesarenotenabled", "Competencies are not enabled"),
+    ],
+    ids=["not in the service", "unknown to this Moodle", "competencies turned off"],
+)
+def test_module_competencies_can_be_not_available(moodle, client, recording_or_body):
+    if isinstance(recording_or_body, str):
+        answers(moodle, recording_or_body)
+    else:
+        answers_json(moodle, recording_or_body)
+
+    with pytest.raises(MoodleFunctionUnavailable) as caught:
+        client.list_course_module_competencies(4)
+
+    assert isinstance(caught.value, MoodleError)
+    assert caught.value.function == "core_competency_list_course_module_competencies"
+
+
+# ------------------------------------------------------------------ Moodle says no
+
+
+def test_an_invalid_token_is_refused_once_and_not_retried(moodle, client):
+    answers(moodle, "error__bad_token")
+
+    with pytest.raises(MoodleTokenError) as caught:
+        client.get_site_info()
+
+    error = caught.value
+    assert (error.errorcode, error.message, error.function) == (
+        "invalidtoken",
+        "Invalid token - token not found",
+        "core_webservice_get_site_info",
+    )
+    assert error.exception == "moodle_exception"
+    assert "Manage tokens" in str(error)
+    assert len(moodle.calls) == 1
+
+
+def test_a_missing_capability_names_the_capability(moodle, client):
+    answers(moodle, "error__missing_capability__student_reads_other_student_completion")
+
+    with pytest.raises(MoodlePermissionError) as caught:
+        client.get_activities_completion_status(2, 6)
+
+    assert caught.value.errorcode == "nopermissions"
+    assert "View activity completion reports" in str(caught.value)
+
+
+def test_reading_someone_elses_course_completion_needs_a_capability(moodle, client):
+    answers(moodle, "error__missing_capability__student_course_completion_other")
+
+    with pytest.raises(MoodlePermissionError, match="cannotviewreport"):
+        client.get_course_completion_status(2, 6)
+
+
+def test_a_function_not_in_the_service_says_where_to_add_it(moodle, client):
+    answers(moodle, "error__function_not_in_service")
+
+    with pytest.raises(MoodleFunctionUnavailable) as caught:
+        client.call("core_user_create_users", {"users": [{"username": "x"}]})
+
+    error = caught.value
+    assert error.errorcode == "accessexception"
+    assert "Access to the function core_user_create_users() is not allowed." in str(error)
+    assert "External services" in str(error)
+    assert sent(moodle)["users[0][username]"] == "x"
+
+
+def test_an_invalid_parameter_shows_moodles_explanation(moodle, client):
+    answers(moodle, "error__invalid_parameter_type")
+
+    with pytest.raises(MoodleParameterError) as caught:
+        client.call("core_course_get_contents", {"courseid": "abc"})
+
+    assert caught.value.errorcode == "invalidparameter"
+    assert 'the value is "abc"' in str(caught.value)
+    assert caught.value.debuginfo is not None
+
+
+def test_other_moodle_errors_keep_moodles_code(moodle, client):
+    answers(moodle, "error__course_not_found")
+
+    with pytest.raises(MoodleError) as caught:
+        client.get_course_contents(99999)
+
+    assert type(caught.value) is MoodleError
+    assert caught.value.errorcode == "invalidrecord"
+    assert "table course" in str(caught.value)
+
+
+# ------------------------------------------------------------------ the network misbehaves
+
+
+def test_a_server_error_is_retried_with_growing_waits(moodle, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr("connectors.moodle.time.sleep", waits.append)
+    moodle.post(ENDPOINT, status=500, body="<h1>Internal error</h1>")
+    moodle.post(ENDPOINT, status=503, body="")
+    answers(moodle, "core_webservice_get_site_info")
+
+    with MoodleClient(BASE_URL, TOKEN, retries=3, backoff=0.5) as patient:
+        site = patient.get_site_info()
+
+    assert site.username == "wsuser"
+    assert len(moodle.calls) == 3
+    assert waits == [0.5, 1.0]
+
+
+def test_server_errors_that_persist_end_as_an_http_error(moodle, client):
+    for _ in range(3):
+        moodle.post(ENDPOINT, status=503, body="Service Unavailable")
+
+    with pytest.raises(MoodleTransportError) as caught:
+        client.get_site_info()
+
+    assert caught.value.errorcode == "httperror"
+    assert caught.value.http_status == 503
+    assert "3 attempt(s)" in str(caught.value)
+    assert len(moodle.calls) == 3
+
+
+def test_an_unreachable_moodle_fails_after_the_retries(moodle, client):
+    for _ in range(3):
+        moodle.post(ENDPOINT, body=requests.ConnectionError("connection refused"))
+
+    with pytest.raises(MoodleTransportError) as caught:
+        client.get_site_info()
+
+    error = caught.value
+    assert error.errorcode == "connectionerror"
+    assert BASE_URL in str(error) and "after 3 attempt(s)" in str(error)
+    assert isinstance(error.__cause__, requests.ConnectionError)
+    assert len(moodle.calls) == 3
+
+
+def test_a_connection_error_then_an_answer(moodle, client):
+    moodle.post(ENDPOINT, body=requests.ConnectionError("reset by peer"))
+    answers(moodle, "core_webservice_get_site_info")
+
+    assert client.get_site_info().username == "wsuser"
+
+
+def test_a_slow_moodle_is_not_asked_twice(moodle, client):
+    moodle.post(ENDPOINT, body=requests.ReadTimeout("read timed out"))
+
+    with pytest.raises(MoodleTransportError) as caught:
+        client.get_site_info()
+
+    assert caught.value.errorcode == "timeout"
+    assert "30 s" in str(caught.value)
+    assert len(moodle.calls) == 1
+
+
+def test_an_answer_that_is_not_json(moodle, client):
+    moodle.post(ENDPOINT, body="<html><body>Login</body></html>", content_type="text/html")
+
+    with pytest.raises(MoodleTransportError) as caught:
+        client.get_site_info()
+
+    error = caught.value
+    assert error.errorcode == "notjson"
+    assert "text/html" in str(error) and "<html><body>Login" in str(error)
+
+
+def test_php_notices_before_the_json_are_explained(moodle, client):
+    notice = b"<br />\n<b>Notice</b>: Undefined index in /var/www/x.php<br />\n"
+    moodle.post(ENDPOINT, body=notice + recorded_bytes("core_webservice_get_site_info"))
+
+    with pytest.raises(MoodleTransportError, match="debugdisplay"):
+        client.get_site_info()
+
+
+def test_json_is_read_whatever_the_content_type(moodle, client):
+    moodle.post(
+        ENDPOINT,
+        body=recorded_bytes("core_webservice_get_site_info"),
+        content_type="text/html; charset=utf-8",
+    )
+
+    assert client.get_site_info().username == "wsuser"
+
+
+@pytest.mark.parametrize(
+    ("status", "advice"), [(404, "without /webservice"), (403, "REST protocol")]
+)
+def test_http_errors_say_what_to_check(moodle, client, status, advice):
+    moodle.post(ENDPOINT, status=status, body="")
+
+    with pytest.raises(MoodleTransportError) as caught:
+        client.get_site_info()
+
+    assert caught.value.http_status == status
+    assert advice in str(caught.value)
+    assert len(moodle.calls) == 1
+
+
+def test_a_redirect_is_not_followed_but_explained(moodle, client):
+    moodle.post(ENDPOINT, status=301, headers={"Location": "https://www.moodle.example.org/"})
+
+    with pytest.raises(MoodleTransportError) as caught:
+        client.get_site_info()
+
+    assert caught.value.errorcode == "redirect"
+    assert "https://www.moodle.example.org/" in str(caught.value)
+    assert len(moodle.calls) == 1
+
+
+# ------------------------------------------------------------------ parameters
+
+
+def test_nested_parameters_are_flattened_the_php_way():
+    class Colour(Enum):
+        RED = "red"
+
+    assert flatten_params(
+        {
+            "courseid": 2,
+            "options": [{"name": "onlyactive", "value": True}, {"name": "x", "value": False}],
+            "criteria": {"key": "email", "values": ["a@b.c", "d@e.f"]},
+            "skipped": None,
+            "empty": [],
+            "ratio": 0.5,
+            "function": WsFunction.GET_SITE_INFO,
+            "state": CompletionState.COMPLETE,
+        }
+    ) == [
+        ("courseid", "2"),
+        ("options[0][name]", "onlyactive"),
+        ("options[0][value]", "1"),
+        ("options[1][name]", "x"),
+        ("options[1][value]", "0"),
+        ("criteria[key]", "email"),
+        ("criteria[values][0]", "a@b.c"),
+        ("criteria[values][1]", "d@e.f"),
+        ("ratio", "0.5"),
+        ("function", "core_webservice_get_site_info"),
+        ("state", "1"),
+    ]
+    with pytest.raises(TypeError, match="'colour'"):
+        flatten_params({"colour": Colour.RED})
+    with pytest.raises(TypeError, match="'when'"):
+        flatten_params({"when": object()})
+
+
+def test_the_client_owns_the_web_service_fields(client):
+    with pytest.raises(ValueError, match="wstoken"):
+        client.call("core_webservice_get_site_info", {"wstoken": "other"})
+
+
+def test_the_base_url_is_normalised_and_checked():
+    assert MoodleClient(BASE_URL + "/", TOKEN).endpoint == ENDPOINT
+    with pytest.raises(ValueError, match="http"):
+        MoodleClient("moodle.example.org", TOKEN)
+
+
+# ------------------------------------------------------------------ the token stays secret
+
+
+def test_the_token_never_appears_in_logs_errors_or_reprs(moodle, caplog):
+    caplog.set_level(logging.DEBUG)
+    answers(moodle, "core_webservice_get_site_info")
+    answers(moodle, "error__bad_token")
+    moodle.post(ENDPOINT, status=502, body="")
+    moodle.post(ENDPOINT, body=requests.ConnectionError("refused"))
+    # A Moodle (or a proxy) that echoes the token back must not make us repeat it.
+    answers_json(moodle, moodle_error_body("weird", f"token {TOKEN} rejected"))
+    moodle.post(ENDPOINT, body=f"<html>wstoken={TOKEN}</html>")
+    moodle.post(ENDPOINT, status=302, headers={"Location": f"{BASE_URL}/login?t={TOKEN}"})
+
+    texts = []
+    with MoodleClient(BASE_URL, TOKEN, retries=1, backoff=0) as leaky:
+        texts.append(repr(leaky))
+        texts.append(repr(leaky.get_site_info()))
+        for _ in range(5):
+            with pytest.raises(MoodleError) as caught:
+                leaky.get_site_info()
+            error = caught.value
+            texts += [str(error), repr(error), "".join(traceback.format_exception(error))]
+            texts += [str(value) for value in vars(error).values()]
+
+    assert len(moodle.calls) == 7
+    assert sent(moodle, 0)["wstoken"] == TOKEN  # it was sent, in the body only
+    assert all(TOKEN not in call.request.url for call in moodle.calls)
+    assert caplog.text  # something was logged
+    assert TOKEN not in caplog.text
+    for text in texts:
+        assert TOKEN not in text
+    assert any("[token]" in text for text in texts)
