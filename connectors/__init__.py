@@ -1,0 +1,1 @@
+"""Connectors: talking to other systems (Moodle, Nextcloud WebDAV, a local folder)."""
