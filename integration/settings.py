@@ -36,8 +36,8 @@ class Settings:
     """Everything the service needs to start. Build with `Settings.from_env()`."""
 
     var_dir: Path = DEFAULT_VAR_DIR
-    database_url: str = ""
-    secret_key: str = ""
+    database_url: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
     base_url: str = "http://127.0.0.1:5000"
     storage_url: str = ""
     storage_username: str | None = None
@@ -77,6 +77,10 @@ class Settings:
         ):
             if env.get(key):
                 values[attr] = env[key]
+        if env.get("REPERES_DATABASE_URL_FILE") and "database_url" not in values:
+            values["database_url"] = _read_secret_file(
+                env["REPERES_DATABASE_URL_FILE"], "REPERES_DATABASE_URL_FILE"
+            )
         if env.get("REPERES_SECRET_KEY_FILE") and "secret_key" not in values:
             values["secret_key"] = _read_secret_file(
                 env["REPERES_SECRET_KEY_FILE"], "REPERES_SECRET_KEY_FILE"
