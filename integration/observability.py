@@ -61,6 +61,8 @@ def configure_logging(json_lines: bool, level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
+    # Migrations narrate every step at INFO; operators need only what went wrong.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def init_app(app: Flask) -> None:

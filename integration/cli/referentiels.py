@@ -1,7 +1,194 @@
-"""`reperes referentiels …` (filled once the référentiels library lands)."""
+"""`reperes referentiels …`: list, show, validate, import and export compétence frameworks."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import click
 
-group = click.Group("referentiels", help="The compétence frameworks.")
+from referentiels import Catalog, Referentiel, ReferentielError, load, load_shipped
+from referentiels.importers import FORMATS, export_file, guess_format, import_file
+from referentiels.importers.rncp_xml import iter_fiches
+from referentiels.validate import to_data
+
+from ..db import transaction
+from . import CliContext, pass_ctx
+
+group = click.Group("referentiels", help="The compétence frameworks (shipped and imported).")
+
+
+def _catalog(cli: CliContext) -> Catalog:
+    """Shipped and imported référentiels; shipped only (with a warning) before `db upgrade`."""
+    from ..db import DatabaseNotReady, check_ready
+    from ..referentiel_catalog import load_catalog
+
+    try:
+        check_ready(cli.runtime.engine)
+    except DatabaseNotReady as error:
+        click.echo(f"warning: {error}; showing the shipped référentiels only", err=True)
+        return Catalog(load_shipped())
+    with transaction(cli.runtime.sessions) as session:
+        return load_catalog(session)
+
+
+def _fail(error: ReferentielError) -> None:
+    click.echo(str(error), err=True)
+    sys.exit(2)
+
+
+@group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the canonical documents.")
+@pass_ctx
+def list_(cli: CliContext, as_json: bool) -> None:
+    """Every référentiel with its version, status and source."""
+    refs = sorted(_catalog(cli).all(), key=lambda r: (r.id, r.version))
+    if as_json:
+        click.echo(json.dumps([to_data(r) for r in refs], ensure_ascii=False, indent=1))
+        return
+    for ref in refs:
+        status = "en vigueur" if ref.status == "en_vigueur" else "historique"
+        source = ref.provenance.sources[0] if ref.provenance.sources else "source inconnue"
+        rncp = ref.rncp or "-"
+        click.echo(f"{ref.id}@{ref.version}\t{status}\t{rncp}\t{ref.intitule}")
+        click.echo(f"\tsource : {source}")
+
+
+@group.command()
+@click.argument("ref_id")
+@click.option("--version", default=None, help="A version; the latest in force otherwise.")
+@click.option("--json", "as_json", is_flag=True, help="Print the canonical document.")
+@pass_ctx
+def show(cli: CliContext, ref_id: str, version: str | None, as_json: bool) -> None:
+    """Blocs and compétences, official wording and plain words."""
+    from ..referentiel_catalog import resolve
+
+    try:
+        ref = resolve(_catalog(cli), ref_id, version)
+    except ReferentielError as error:
+        _fail(error)
+        return
+    if as_json:
+        click.echo(json.dumps(to_data(ref), ensure_ascii=False, indent=1))
+        return
+    _print_referentiel(ref)
+
+
+def _print_referentiel(ref: Referentiel) -> None:
+    status = "en vigueur" if ref.status == "en_vigueur" else "HISTORIQUE"
+    click.echo(f"{ref.intitule}")
+    click.echo(f"  id {ref.id}  version {ref.version}  ({status})")
+    if ref.rncp:
+        click.echo(f"  {ref.rncp}  {ref.niveau}")
+    click.echo(f"  certificateur : {ref.certificateur}")
+    for source in ref.provenance.sources:
+        click.echo(f"  source : {source}")
+    if not ref.provenance.complete:
+        click.echo("  attention : texte incomplet dans les sources consultées")
+    for bloc in ref.blocs:
+        click.echo("")
+        click.echo(f"{bloc.code}  {bloc.intitule}")
+        if bloc.falc:
+            click.echo(f"    en mots simples : {bloc.falc}")
+        if not bloc.competences:
+            click.echo("    (compétences non connues dans les sources)")
+        for comp in bloc.competences:
+            click.echo(f"  {comp.code}  {comp.intitule}")
+            if comp.falc:
+                click.echo(f"      en mots simples : {comp.falc}")
+
+
+@group.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def validate(paths: tuple[str, ...]) -> None:
+    """Check canonical référentiel files; every problem is listed with its place."""
+    failed = False
+    for path in paths:
+        try:
+            ref = load(path)
+        except ReferentielError as error:
+            failed = True
+            click.echo(str(error), err=True)
+            continue
+        click.echo(f"{path}: ok ({ref.id}@{ref.version}, {len(ref.competences())} compétences)")
+    if failed:
+        sys.exit(2)
+
+
+@group.command("import")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Guessed from the extension when omitted.")
+@click.option("--fiche", multiple=True, help="RNCP number(s) to import (rncp-xml only).")
+@click.option("--encoding", default=None, help="Force the file's encoding (rncp-xml only).")
+@click.option("--dry-run", is_flag=True, help="Read and check, store nothing.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def import_(
+    cli: CliContext,
+    fmt: str | None,
+    fiche: tuple[str, ...],
+    encoding: str | None,
+    dry_run: bool,
+    file: str,
+) -> None:
+    """Import référentiels into the database, all or nothing; every instance then sees them."""
+    from ..db import DatabaseNotReady, check_ready
+    from ..referentiel_catalog import import_referentiels
+
+    try:
+        check_ready(cli.runtime.engine)
+    except DatabaseNotReady as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        fmt = fmt or guess_format(file)
+        if fmt == "rncp-xml" and not fiche:
+            # A whole national export: stream it, never hold it in memory.
+            refs = iter_fiches(file, None, encoding=encoding)
+        else:
+            refs = iter(import_file(file, fmt, list(fiche) or None, encoding=encoding))
+        if fiche:
+            refs = list(refs)
+            missing = sorted(set(_norm(f) for f in fiche) - {_norm(r.rncp or "") for r in refs})
+            if missing:
+                raise ReferentielError(f"fiche(s) absente(s) du fichier : {', '.join(missing)}")
+            refs = iter(refs)
+        with transaction(cli.runtime.sessions) as session:
+            added, unchanged = import_referentiels(session, refs, fmt)
+            if dry_run:
+                session.rollback()
+    except ReferentielError as error:
+        _fail(error)
+        return
+    verb = "would add" if dry_run else "added"
+    click.echo(f"{verb} {added} référentiel(s); {unchanged} already present")
+
+
+def _norm(numero: str) -> str:
+    digits = "".join(ch for ch in numero if ch.isdigit())
+    return f"RNCP{digits}" if digits else numero
+
+
+@group.command()
+@click.option("--format", "fmt", type=click.Choice(["moodle-csv", "reperes-json"]),
+              default="moodle-csv", show_default=True)
+@click.option("--version", default=None)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="A file; standard output otherwise.")
+@click.argument("ref_id")
+@pass_ctx
+def export(cli: CliContext, fmt: str, version: str | None, out: str | None, ref_id: str) -> None:
+    """Export a référentiel, e.g. as a Moodle competency framework CSV."""
+    from ..referentiel_catalog import resolve
+
+    try:
+        ref = resolve(_catalog(cli), ref_id, version)
+    except ReferentielError as error:
+        _fail(error)
+        return
+    text = export_file(ref, fmt)
+    if out:
+        Path(out).write_text(text, encoding="utf-8", newline="")
+        click.echo(f"written {out}")
+    else:
+        click.echo(text, nl=False)
