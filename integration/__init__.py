@@ -41,6 +41,11 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     app.register_blueprint(health.bp)
     # One line per room of the service; each module owns its own line.
     # -- blueprints --
+    from . import home, lti
+
+    lti.init_app(app)  # the actor session, /lti/*, and /demo when settings.demo
+    app.register_blueprint(home.bp)
+
     # -- end blueprints --
     return app
 

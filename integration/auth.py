@@ -3,6 +3,14 @@
 A launch (integration/lti) is the only door: it calls `login_actor`. Views and the API
 call `current_actor()` or use `@require_actor(...)`. An actor is always scoped to one
 platform, one deployment and one course: the ones of its launch.
+
+The session is Flask's signed cookie. Repères lives in Moodle's iframe, on another site than
+Moodle: over HTTPS the cookie is `Secure; SameSite=None; Partitioned` (CHIPS), which browsers
+that block third-party cookies still keep, per embedding site. Over plain HTTP (development)
+it is `SameSite=Lax`. HTTPS is read from the request, so behind a proxy it follows
+`X-Forwarded-Proto` when the app trusts the proxy (settings.trust_proxy). When the browser
+keeps no cookie at all in the frame, the launch offers to open Repères in a new window
+(integration/lti/views.py), where the same cookie is first-party.
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from flask import abort, g, session
+from flask import Flask, abort, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 from .models import Role
 
@@ -97,3 +106,36 @@ def require_actor(*roles: Role) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def _https() -> bool:
+    return bool(request) and request.is_secure
+
+
+def cookie_policy() -> dict[str, Any]:
+    """Cookie attributes for this request: cross-site capable over HTTPS, Lax over HTTP."""
+    secure = _https()
+    return {
+        "secure": secure,
+        "samesite": "None" if secure else "Lax",
+        "partitioned": secure,
+        "httponly": True,
+    }
+
+
+class ActorSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session with the attributes of `cookie_policy()`."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return _https()
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        return "None" if _https() else "Lax"
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        return _https()
+
+
+def init_app(app: Flask) -> None:
+    """Install the actor session on `app`."""
+    app.session_interface = ActorSessionInterface()

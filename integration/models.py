@@ -8,7 +8,7 @@ so that a tag keeps the version it was made against.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -30,7 +31,7 @@ from .db import Base
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -45,56 +46,59 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     CANDIDAT = "candidat"
     ACCOMPAGNATEUR = "accompagnateur"
     COORDINATEUR = "coordinateur"
 
 
-class Modalite(str, enum.Enum):
+class Modalite(enum.StrEnum):
     CONCRET = "concret"
     ABSTRAIT = "abstrait"
     TRANSFERT = "transfert"
 
 
-class ParcoursStatus(str, enum.Enum):
+class ParcoursStatus(enum.StrEnum):
     EN_PREPARATION = "en_preparation"
     PRET_POUR_LE_JURY = "pret_pour_le_jury"
     PRESENTE = "presente"
     RECONNU = "reconnu"
 
 
-class TaskSource(str, enum.Enum):
+class TaskSource(enum.StrEnum):
     WORKPLACE = "workplace"
     COURSEWORK = "coursework"
     MOODLE = "moodle"
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     OUI = "oui"
     NON = "non"
     PARTIELLEMENT = "partiellement"
 
 
-class TZDateTime(DateTime):
-    """Timezone-aware datetimes on every backend (SQLite forgets the zone)."""
+class TZDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on every backend, stored in UTC.
 
+    SQLite keeps no zone: values are turned to UTC before they are written and read
+    back as UTC. (A DateTime subclass overriding result_processor is not enough: the
+    SQLite dialect swaps in its own type and the override is never called.)
+    """
+
+    impl = DateTime(timezone=True)
     cache_ok = True
 
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
 
-    def result_processor(self, dialect: Any, coltype: Any) -> Any:
-        parent = super().result_processor(dialect, coltype)
-
-        def process(value: Any) -> Any:
-            if parent is not None:
-                value = parent(value)
-            if isinstance(value, datetime) and value.tzinfo is None:
-                value = value.replace(tzinfo=timezone.utc)
-            return value
-
-        return process
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 # --- platforms, people, courses ------------------------------------------------------
@@ -252,8 +256,33 @@ class Parcours(Base):
     tasks: Mapped[list[Task]] = relationship(
         back_populates="parcours", cascade="all, delete-orphan", order_by="Task.id"
     )
+    accompagnateurs: Mapped[list[ParcoursAccompagnateur]] = relationship(
+        back_populates="parcours",
+        cascade="all, delete-orphan",
+        order_by="ParcoursAccompagnateur.id",
+    )
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class ParcoursAccompagnateur(Base):
+    """An accompagnateur who follows this parcours (there may be several)."""
+
+    __tablename__ = "parcours_accompagnateur"
+    __table_args__ = (UniqueConstraint("parcours_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcours_id: Mapped[int] = mapped_column(ForeignKey("parcours.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    added_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None
+    )
+    added_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+    parcours: Mapped[Parcours] = relationship(back_populates="accompagnateurs")
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
 
 
 class ParcoursReferentiel(Base):
@@ -299,6 +328,8 @@ class Task(Base):
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
+    # Removing a task only hides it: what a person wrote is never lost (restore brings it back).
+    deleted_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     parcours: Mapped[Parcours] = relationship(back_populates="tasks")
@@ -321,7 +352,11 @@ class Evidence(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # photo | pdf | moodle
+    # The file as received, re-encoded without metadata for photos (full size).
     storage_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    # A JPEG copy, 1600 px on the long side: what pages and dossiers show.
+    medium_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    # A JPEG thumbnail, about 400 px on the long side.
     preview_path: Mapped[str | None] = mapped_column(String(500), default=None)
     original_name: Mapped[str] = mapped_column(String(255), default="")  # display only
     content_type: Mapped[str] = mapped_column(String(100), default="")
@@ -334,6 +369,8 @@ class Evidence(Base):
         ForeignKey("person.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    # Removing evidence hides it; the files stay until an erasure purges them.
+    deleted_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
 
     task: Mapped[Task] = relationship(back_populates="evidence")
 
@@ -356,6 +393,7 @@ class Tag(Base):
         ForeignKey("person.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
 
     task: Mapped[Task] = relationship(back_populates="tags")
 
@@ -377,6 +415,8 @@ class Review(Base):
     reviewer_id: Mapped[int | None] = mapped_column(
         ForeignKey("person.id", ondelete="SET NULL"), default=None
     )
+    # The signature as it read when the review was made (kept if the person is erased).
+    reviewer_name: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
     reviewer: Mapped[Person | None] = relationship()

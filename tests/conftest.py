@@ -14,6 +14,8 @@ from integration.db import make_engine, upgrade
 from integration.settings import Settings
 from tests.support import components, postgres
 
+pytest_plugins = ["tests.support.lti"]
+
 SHARED_DIR = Path(os.environ.get("REPERES_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 _db_names = itertools.count(1)
 

@@ -77,9 +77,12 @@ def db_upgrade(cli: CliContext) -> None:
 
 
 def _register_groups() -> None:
-    from . import referentiels
+    from . import demo, keys, platform, referentiels
 
     main.add_command(referentiels.group)
+    main.add_command(platform.group)
+    main.add_command(keys.group)
+    main.add_command(demo.command)
 
 
 _register_groups()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 04:57:04.329051
+Create Date: 2026-11-26 05:06:57.272354
 """
 
 from __future__ import annotations
@@ -34,6 +34,32 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_lock")),
     )
+    op.create_table(
+        "lti_key",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kid", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=20), nullable=False),
+        sa.Column("current_for", sa.String(length=20), nullable=True),
+        sa.Column("private_pem", sa.Text(), nullable=False),
+        sa.Column("public_jwk", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retire_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lti_key")),
+        sa.UniqueConstraint("current_for", name=op.f("uq_lti_key_current_for")),
+        sa.UniqueConstraint("kid", name=op.f("uq_lti_key_kid")),
+    )
+    op.create_table(
+        "lti_ticket",
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("digest", name=op.f("pk_lti_ticket")),
+    )
+    with op.batch_alter_table("lti_ticket", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_lti_ticket_expires_at"), ["expires_at"], unique=False)
+
     op.create_table(
         "platform",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -110,6 +136,49 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "platform_id", "deployment_id", name=op.f("uq_deployment_platform_id_deployment_id")
         ),
+    )
+    op.create_table(
+        "lti_launch_state",
+        sa.Column("state", sa.String(length=64), nullable=False),
+        sa.Column("nonce", sa.String(length=64), nullable=False),
+        sa.Column("platform_id", sa.Integer(), nullable=False),
+        sa.Column("target_link_uri", sa.String(length=1000), nullable=False),
+        sa.Column("storage_target", sa.String(length=200), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["platform_id"],
+            ["platform.id"],
+            name=op.f("fk_lti_launch_state_platform_id_platform"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("state", name=op.f("pk_lti_launch_state")),
+        sa.UniqueConstraint("nonce", name=op.f("uq_lti_launch_state_nonce")),
+    )
+    with op.batch_alter_table("lti_launch_state", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_lti_launch_state_expires_at"), ["expires_at"], unique=False
+        )
+
+    op.create_table(
+        "lti_registration_invite",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_digest", sa.String(length=64), nullable=True),
+        sa.Column("host", sa.String(length=300), nullable=True),
+        sa.Column("note", sa.String(length=300), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("platform_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["platform_id"],
+            ["platform.id"],
+            name=op.f("fk_lti_registration_invite_platform_id_platform"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lti_registration_invite")),
+        sa.UniqueConstraint("host", name=op.f("uq_lti_registration_invite_host")),
+        sa.UniqueConstraint("token_digest", name=op.f("uq_lti_registration_invite_token_digest")),
     )
     op.create_table(
         "person",
@@ -348,6 +417,43 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "parcours_accompagnateur",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("parcours_id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("added_by_id", sa.Integer(), nullable=True),
+        sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["added_by_id"],
+            ["person.id"],
+            name=op.f("fk_parcours_accompagnateur_added_by_id_person"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["parcours_id"],
+            ["parcours.id"],
+            name=op.f("fk_parcours_accompagnateur_parcours_id_parcours"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_parcours_accompagnateur_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_parcours_accompagnateur")),
+        sa.UniqueConstraint(
+            "parcours_id",
+            "person_id",
+            name=op.f("uq_parcours_accompagnateur_parcours_id_person_id"),
+        ),
+    )
+    with op.batch_alter_table("parcours_accompagnateur", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_parcours_accompagnateur_person_id"), ["person_id"], unique=False
+        )
+
+    op.create_table(
         "parcours_referentiel",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("parcours_id", sa.Integer(), nullable=False),
@@ -413,6 +519,7 @@ def upgrade() -> None:
         ),
         sa.Column("comment", sa.Text(), nullable=False),
         sa.Column("reviewer_id", sa.Integer(), nullable=True),
+        sa.Column("reviewer_name", sa.String(length=300), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["parcours_id"],
@@ -462,6 +569,7 @@ def upgrade() -> None:
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
@@ -489,6 +597,7 @@ def upgrade() -> None:
         sa.Column("task_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("storage_path", sa.String(length=500), nullable=True),
+        sa.Column("medium_path", sa.String(length=500), nullable=True),
         sa.Column("preview_path", sa.String(length=500), nullable=True),
         sa.Column("original_name", sa.String(length=255), nullable=False),
         sa.Column("content_type", sa.String(length=100), nullable=False),
@@ -499,6 +608,7 @@ def upgrade() -> None:
         sa.Column("caption", sa.String(length=500), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
             ["person.id"],
@@ -523,6 +633,7 @@ def upgrade() -> None:
         sa.Column("comment", sa.Text(), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
             ["person.id"],
@@ -591,6 +702,10 @@ def downgrade() -> None:
     op.drop_table("review")
     op.drop_table("recognition")
     op.drop_table("parcours_referentiel")
+    with op.batch_alter_table("parcours_accompagnateur", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_parcours_accompagnateur_person_id"))
+
+    op.drop_table("parcours_accompagnateur")
     with op.batch_alter_table("history_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_history_entry_parcours_id"))
 
@@ -613,6 +728,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_person_platform_id"))
 
     op.drop_table("person")
+    op.drop_table("lti_registration_invite")
+    with op.batch_alter_table("lti_launch_state", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_lti_launch_state_expires_at"))
+
+    op.drop_table("lti_launch_state")
     op.drop_table("deployment")
     with op.batch_alter_table("course", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_course_platform_id"))
@@ -620,6 +740,11 @@ def downgrade() -> None:
     op.drop_table("course")
     op.drop_table("referentiel_record")
     op.drop_table("platform")
+    with op.batch_alter_table("lti_ticket", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_lti_ticket_expires_at"))
+
+    op.drop_table("lti_ticket")
+    op.drop_table("lti_key")
     op.drop_table("lock")
     op.drop_table("audit_line")
     # ### end Alembic commands ###

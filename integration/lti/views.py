@@ -1,0 +1,269 @@
+"""HTTP side of LTI: parse the request, call one service, render. French pages, 4xx on refusal.
+
+How a launch keeps working inside Moodle's iframe:
+- the login sets a cookie `lti_state_…` (Secure; SameSite=None; Partitioned over HTTPS) and
+  the launch finds it: the usual way, and what a partitioned cookie keeps alive in browsers
+  that block third-party cookies;
+- when the platform offers postMessage storage (`lti_storage_target`), state and nonce go
+  there instead of a cookie (`lti.put_data`), and the launch page reads them back
+  (`lti.get_data`) before the launch is accepted;
+- when neither proves that this browser started the login, or the session cookie does not
+  stick in the frame, the page offers to open Repères in a new window, where a one-time
+  ticket turns into an ordinary first-party session.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+
+from ..auth import Actor, cookie_policy, current_actor, login_actor
+from ..models import Role
+from . import claims as c
+from . import deep_linking, launch, registration
+from .context import lti_context
+from .errors import LaunchError
+from .roles import map_roles
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("lti", __name__, url_prefix="/lti")
+
+STATE_COOKIE = "lti_state_"
+STORAGE_STATE_KEY = "reperes_state_"
+STORAGE_NONCE_KEY = "reperes_nonce_"
+HOME = "/"
+
+
+@bp.errorhandler(LaunchError)
+def _refused(exc: LaunchError) -> ResponseReturnValue:
+    # The reason is for the operator; the page is for the person. Never log the token.
+    log.warning("LTI refused %s %s: %s", request.method, request.path, exc.reason)
+    html = render_template("error.html", status=exc.status, title=exc.title, advice=exc.advice)
+    response = Response(html, status=exc.status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(template: str, **context: Any) -> Response:
+    return _no_store(Response(render_template(template, **context), mimetype="text/html"))
+
+
+def _state_cookie(state: str) -> str:
+    return STATE_COOKIE + state[:16]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    """OIDC login initiation (LTI Core §5.1.1): GET or POST, from the platform."""
+    params = {k: v for k, v in request.values.items() if isinstance(v, str)}
+    start = launch.begin_login(lti_context(), params)
+    if start.storage_target:
+        response = _page(
+            "lti/login_storage.html",
+            config={
+                "auth_url": start.auth_url,
+                "origin": start.auth_origin,
+                "target": start.storage_target,
+                "keys": [
+                    [STORAGE_STATE_KEY + start.state, start.state],
+                    [STORAGE_NONCE_KEY + start.nonce, start.nonce],
+                ],
+            },
+            auth_url=start.auth_url,
+        )
+        return response
+    response = _no_store(redirect(start.auth_url, code=302))
+    response.set_cookie(
+        _state_cookie(start.state),
+        start.state,
+        max_age=int(launch.STATE_LIFETIME.total_seconds()),
+        path="/lti/",
+        **cookie_policy(),
+    )
+    return response
+
+
+def _cookie_matches(state: str) -> bool:
+    found = request.cookies.get(_state_cookie(state), "")
+    return bool(found) and hmac.compare_digest(found, state)
+
+
+@bp.post("/launch")
+def launch_view() -> ResponseReturnValue:
+    """The platform's form_post of an id_token (and the second step of postMessage storage)."""
+    lti = lti_context()
+    form = {k: v for k, v in request.form.items() if isinstance(v, str)}
+    try:
+        pending = launch.check_launch(lti, form)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed input, not a bug
+        raise LaunchError(f"malformed launch: {type(exc).__name__}") from None
+
+    bound = "cookie" if _cookie_matches(pending.state) else None
+    if bound is None and pending.storage_target:
+        if "lti_storage_state" in form or "lti_storage_nonce" in form:
+            same_state = hmac.compare_digest(form.get("lti_storage_state", ""), pending.state)
+            same_nonce = hmac.compare_digest(form.get("lti_storage_nonce", ""), pending.nonce)
+            if not (same_state and same_nonce):
+                raise LaunchError("platform storage holds another state or nonce than the launch")
+            bound = "storage"
+        elif not form.get("lti_storage_failed"):
+            return _page(
+                "lti/launch_storage.html",
+                config={
+                    "origin": pending.auth_origin,
+                    "target": pending.storage_target,
+                    "state_key": STORAGE_STATE_KEY + pending.state,
+                    "nonce_key": STORAGE_NONCE_KEY + pending.nonce,
+                },
+                id_token=form.get("id_token", ""),
+                state=pending.state,
+            )
+        else:
+            log.info("platform storage unavailable for this launch; offering a new window")
+
+    deep_link = pending.message.message_type == c.DEEP_LINKING_REQUEST
+    if deep_link:
+        _check_deep_linking(pending.message)
+    actor = launch.accept_launch(lti, pending)
+    if bound:
+        login_actor(actor)
+
+    if deep_link:
+        response = _deep_linking_page(pending.message)
+    elif bound == "cookie":
+        response = _no_store(redirect(HOME, code=303))
+    else:
+        ticket = launch.issue_ticket(lti, "continue", actor.to_session())
+        response = _page(
+            "lti/open.html", ticket=ticket, check_session=bound == "storage", home=HOME
+        )
+    if bound == "cookie":
+        response.delete_cookie(_state_cookie(pending.state), path="/lti/", **cookie_policy())
+    return response
+
+
+@bp.post("/continue")
+def continue_view() -> ResponseReturnValue:
+    """A new window redeems the ticket of a launch that could not keep a session in the frame."""
+    payload = launch.redeem_ticket(lti_context(), "continue", request.form.get("ticket", ""))
+    login_actor(Actor.from_session(payload))
+    return _no_store(redirect(HOME, code=303))
+
+
+@bp.get("/session")
+def session_view() -> ResponseReturnValue:
+    """Whether this browser sent a session cookie: the launch page asks before going on."""
+    return _no_store(jsonify(signed_in=current_actor() is not None))
+
+
+@bp.get("/jwks")
+def jwks() -> ResponseReturnValue:
+    response = jsonify(lti_context().tool_keys.jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+# --- deep linking -----------------------------------------------------------------------
+
+
+def _check_deep_linking(message: c.LaunchMessage) -> None:
+    """Refuse, before anything is recorded, what cannot end in a placed link."""
+    if map_roles(message.roles).role is Role.CANDIDAT:
+        raise LaunchError(
+            "deep linking request from a learner role",
+            status=403,
+            title="Seul un formateur peut ajouter Repères au cours.",
+            advice="Demandez à votre formateur ou à votre accompagnateur.",
+        )
+    settings = message.deep_linking or {}
+    accept_types = settings.get("accept_types") or ["ltiResourceLink"]
+    if "ltiResourceLink" not in accept_types:
+        raise LaunchError(
+            f"deep linking accepts only {accept_types!r}, not ltiResourceLink",
+            title="Moodle ne peut pas recevoir de lien Repères ici.",
+            advice="Ajoutez Repères comme activité « Outil externe ».",
+        )
+
+
+def _deep_linking_page(message: c.LaunchMessage) -> Response:
+    settings = message.deep_linking or {}
+    data = settings.get("data")
+    ticket = launch.issue_ticket(
+        lti_context(),
+        "deep_link",
+        {
+            "platform_id": message.platform_id,
+            "client_id": message.client_id,
+            "issuer": message.issuer,
+            "deployment_id": message.deployment_id,
+            "return_url": settings["deep_link_return_url"],
+            "data": data if isinstance(data, str) else None,
+        },
+        lifetime=launch.STATE_LIFETIME * 3,
+    )
+    return _page(
+        "lti/deep_linking.html",
+        ticket=ticket,
+        choices=deep_linking.choices(),
+        multiple=bool(settings.get("accept_multiple", True)),
+    )
+
+
+@bp.post("/deep-link")
+def deep_link_answer() -> ResponseReturnValue:
+    """The teacher's choice, signed and posted back to the platform."""
+    lti = lti_context()
+    chosen = [k for k in request.form.getlist("choice") if isinstance(k, str)]
+    if not chosen:
+        raise LaunchError(
+            "deep linking answer without a choice",
+            status=422,
+            title="Choisissez au moins une ligne.",
+            advice="Revenez en arrière et cochez un choix.",
+        )
+    payload = launch.redeem_ticket(lti, "deep_link", request.form.get("ticket", ""))
+    items = deep_linking.content_items(chosen, lti.urls.launch)
+    if not items:
+        raise LaunchError("deep linking answer names no known choice", status=422)
+    key = lti.tool_keys.signing_key()
+    token = deep_linking.response_jwt(
+        client_id=payload["client_id"],
+        platform_issuer=payload["issuer"],
+        deployment_id=payload["deployment_id"],
+        items=items,
+        data=payload.get("data"),
+        key=key,
+        message="Repères est ajouté au cours.",
+    )
+    log.info("deep linking answer: platform=%s items=%d", payload["platform_id"], len(items))
+    return _page(
+        "lti/autopost.html",
+        action=payload["return_url"],
+        fields={"JWT": token},
+        message="Retour vers Moodle…",
+    )
+
+
+# --- dynamic registration ---------------------------------------------------------------
+
+
+@bp.get("/register")
+def register_view() -> ResponseReturnValue:
+    """LTI Dynamic Registration, started by a platform administrator."""
+    result = registration.register(
+        lti_context(),
+        openid_configuration=request.args.get("openid_configuration", ""),
+        registration_token=request.args.get("registration_token") or None,
+        invite_token=request.args.get("invite") or None,
+    )
+    return _page("lti/registered.html", result=result)

@@ -1,0 +1,250 @@
+"""Launch validation speed: Repères against pylti1p3 on the same id_token, JWKS cached.
+
+Run: python tests/bench/bench_lti.py [--runs N]
+
+Both validate a Moodle-shaped id_token (the recorded student launch, re-signed) with the
+platform keys already in memory: signature, registration, deployment, message claims and
+nonce. Figures are the median CPU time (time.process_time) per validation. pylti1p3 is
+installed in a throw-away folder for this run only; without network it is skipped.
+Also shown, for information: a whole POST /lti/launch through Flask and SQLite
+(state consumed, person, course and membership written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import jwt  # noqa: E402
+import requests  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+from jwt.algorithms import RSAAlgorithm  # noqa: E402
+
+from integration.lti.jwks import PlatformKeys  # noqa: E402
+from integration.lti.validation import Registration, validate_id_token  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+ISSUER = "http://127.0.0.1:8081"
+CLIENT_ID = "Ey5Wwi28NMqbCdQ"
+JWKS_URL = ISSUER + "/mod/lti/certs.php"
+TARGET = "http://127.0.0.1:5055/lti/launch"
+NONCE = "bench-nonce-0123456789"
+
+
+def claims() -> dict[str, Any]:
+    path = SHARED / "data/moodle-4.3/lti/student_resource_link__id_token.json"
+    body = dict(json.loads(path.read_text(encoding="utf-8"))["claims"])
+    now = int(time.time())
+    body.update(iat=now, exp=now + 3600, nonce=NONCE)
+    return body
+
+
+def median_cpu(run: Callable[[], object], runs: int) -> float:
+    for _ in range(min(50, runs)):  # warm up
+        run()
+    samples = []
+    for _ in range(runs):
+        start = time.process_time()
+        run()
+        samples.append(time.process_time() - start)
+    return statistics.median(samples)
+
+
+class _StaticJwks(requests.Session):
+    def __init__(self, document: dict[str, Any]) -> None:
+        super().__init__()
+        self.document = document
+
+    def get(self, url: str | bytes, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        response = requests.Response()
+        response.status_code = 200
+        response._content = json.dumps(self.document).encode()
+        return response
+
+
+def ours(token: str, jwks: dict[str, Any], runs: int) -> float:
+    registration = Registration(1, ISSUER, CLIENT_ID, JWKS_URL, frozenset({"1"}))
+    registry = {ISSUER: [registration]}
+    keys = PlatformKeys(_StaticJwks(jwks))
+
+    def run() -> object:
+        return validate_id_token(
+            token,
+            registrations=registry.__getitem__,
+            key_for=keys.key,
+            expected_nonce=NONCE,
+            expected_target=TARGET,
+        )
+
+    run()  # fills the JWKS cache
+    return median_cpu(run, runs)
+
+
+def install_pylti1p3() -> Path | None:
+    target = Path(tempfile.mkdtemp(prefix="bench-pylti1p3-"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--target",
+            str(target),
+            "pylti1p3",
+            "jwcrypto",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        print(f"pylti1p3 could not be installed: {result.stderr.strip()[-300:]}")
+        return None
+    return target
+
+
+def theirs(token: str, jwks: dict[str, Any], runs: int, folder: Path) -> float:
+    sys.path.insert(0, str(folder))
+    from pylti1p3.cookie import CookieService
+    from pylti1p3.message_launch import MessageLaunch
+    from pylti1p3.request import Request
+    from pylti1p3.session import SessionService
+    from pylti1p3.tool_config import ToolConfDict
+
+    config = ToolConfDict(
+        {
+            ISSUER: [
+                {
+                    "default": True,
+                    "client_id": CLIENT_ID,
+                    "auth_login_url": ISSUER + "/mod/lti/auth.php",
+                    "auth_token_url": ISSUER + "/mod/lti/token.php",
+                    "key_set_url": JWKS_URL,
+                    "key_set": jwks,
+                    "deployment_ids": ["1"],
+                }
+            ]
+        }
+    )
+
+    class BenchRequest(Request):
+        def __init__(self) -> None:
+            self._session: dict[str, Any] = {}
+
+        @property
+        def session(self) -> dict[str, Any]:
+            return self._session
+
+        def is_secure(self) -> bool:
+            return True
+
+        def get_param(self, key: str) -> str:
+            return {"id_token": token, "state": "bench-state"}.get(key, "")
+
+    class Cookies(CookieService):
+        def get_cookie(self, name: str) -> str | None:
+            return "bench-state" if name == "bench-state" else None
+
+        def set_cookie(self, name: str, value: Any, exp: int | None = 3600) -> None:
+            pass
+
+    class Launch(MessageLaunch):
+        def _get_request_param(self, key: str) -> str:
+            return self._request.get_param(key)
+
+    def run() -> object:
+        request = BenchRequest()
+        sessions = SessionService(request)
+        sessions.save_nonce(NONCE)
+        return Launch(
+            request, config, session_service=sessions, cookie_service=Cookies()
+        ).validate()
+
+    run()
+    return median_cpu(run, runs)
+
+
+def full_launch(runs: int) -> tuple[float, float]:
+    """POST /lti/launch through Flask on SQLite: (median CPU, median wall) in seconds."""
+    import responses
+
+    from integration import create_app
+    from integration.db import make_engine, upgrade
+    from integration.settings import Settings
+    from tests.support.lti import FakePlatform, start_login
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(var_dir=Path(tmp), secret_key="bench", base_url="http://127.0.0.1:5055")
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        engine.dispose()
+        app = create_app(settings)
+        platform = FakePlatform()
+        platform.register(app)
+        base = claims()
+        cpu, wall = [], []
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            platform.serve(mock)
+            client = app.test_client()
+            for _ in range(runs):
+                login = start_login(client, platform, TARGET)
+                token = platform.sign(platform.claims(base, nonce=login.nonce, target=TARGET))
+                start_cpu, start_wall = time.process_time(), time.perf_counter()
+                response = client.post(
+                    "/lti/launch", data={"id_token": token, "state": login.state}
+                )
+                cpu.append(time.process_time() - start_cpu)
+                wall.append(time.perf_counter() - start_wall)
+                assert response.status_code == 303, response.get_data(as_text=True)[:200]
+        app.extensions["reperes"].engine.dispose()
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2000)
+    args = parser.parse_args()
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": "k1", "alg": "RS256"}
+    jwks = {"keys": [jwk]}
+    token = jwt.encode(claims(), key, algorithm="RS256", headers={"kid": "k1"})
+
+    mine = ours(token, jwks, args.runs)
+    print(f"Repères  validate_id_token       median CPU {mine * 1e6:8.1f} µs  ({args.runs} runs)")
+    folder = install_pylti1p3()
+    if folder is not None:
+        other = theirs(token, jwks, args.runs, folder)
+        print(
+            f"pylti1p3 MessageLaunch.validate  median CPU {other * 1e6:8.1f} µs  ({args.runs} runs)"
+        )
+        verdict = "no slower" if mine <= other else "SLOWER"
+        print(
+            f"Repères is {other / mine:.1f}x the speed of pylti1p3: {verdict} (target: no slower)"
+        )
+    runs = max(20, args.runs // 20)
+    cpu, wall = full_launch(runs)
+    print(
+        f"whole POST /lti/launch (Flask, SQLite) median CPU {cpu * 1e3:.2f} ms, "
+        f"wall {wall * 1e3:.2f} ms  ({runs} runs)"
+    )
+
+
+if __name__ == "__main__":
+    main()
