@@ -1,0 +1,544 @@
+"""docx_templates: the dossier de preuves as an editable Word document.
+
+LibreOffice conversions live in test_docx_templates_libreoffice.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from typing import Any, get_args, get_origin
+
+import docx
+import pytest
+from docx.oxml.ns import qn
+from PIL import Image
+
+from docx_templates import (
+    DEFAULT_TEMPLATE,
+    TemplateError,
+    build_default,
+    check_template,
+    context,
+    reduce_photo,
+    render,
+    sample_context,
+)
+from docx_templates.render import clean_text
+from docx_templates.samples import hostile_context
+
+README = DEFAULT_TEMPLATE.with_name("README.md")
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def jpeg(size: tuple[int, int] = (640, 480), color: tuple[int, int, int] = (90, 140, 60)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def opened(data: bytes) -> docx.document.Document:
+    return docx.Document(io.BytesIO(data))
+
+
+def all_text(document: docx.document.Document) -> str:
+    """Body text, tables included (python-docx's paragraphs skip tables)."""
+    body = document.element.body
+    return "\n".join("".join(t.text or "" for t in p.iter(qn("w:t"))) for p in body.iter(qn("w:p")))
+
+
+def media(data: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return [n for n in zf.namelist() if n.startswith("word/media/")]
+
+
+def template_with(*paragraphs: str, header: str = "") -> bytes:
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    if header:
+        document.sections[0].header.paragraphs[0].text = header
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def competences(ctx: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for bloc in ctx["blocs"]:
+        yield from bloc["competences"]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> bytes:
+    return render(DEFAULT_TEMPLATE, sample_context())
+
+
+# --- the default dossier -----------------------------------------------------------------
+
+
+def test_candidat_dossier_holds_their_work_in_their_words(rendered: bytes) -> None:
+    ctx = sample_context()
+    text = all_text(opened(rendered))
+    assert "Sandrine Delattre" in text
+    for c in competences(dict(ctx)):
+        assert c["code"] in text
+        assert c["intitule"] in text
+        assert c["falc"] in text
+        for task in c["taches"]:
+            assert task["titre"] in text
+            for line in task["description"].split("\n"):
+                assert line in text
+        if c["revue"]["commentaire"]:
+            assert c["revue"]["commentaire"] in text
+        for module in c["modules"]:
+            assert module["nom"] in text
+    for item in ctx["reste_a_montrer"]:
+        assert item["note"] in text
+    assert "Je montre ce que je fais" in text
+    assert "RNCP37875" in text
+    assert "ressourcerie" in text  # the projet
+    assert "Notes du jury" in text
+
+
+def test_jinja_tags_are_all_consumed(rendered: bytes) -> None:
+    text = all_text(opened(rendered))
+    assert "{{" not in text and "{%" not in text and "%}" not in text
+
+
+def test_header_carries_the_candidat_name(rendered: bytes) -> None:
+    document = opened(rendered)
+    assert "Sandrine Delattre" in document.sections[0].header.paragraphs[0].text
+    assert document.core_properties.title == "Dossier de preuves · Sandrine Delattre"
+
+
+def test_photos_are_in_the_document_once_each(rendered: bytes) -> None:
+    ctx = sample_context()
+    distinct = {p["data"] for c in competences(dict(ctx)) for t in c["taches"] for p in t["photos"]}
+    # The « dons » task shows under two compétences: its photo is stored once.
+    assert len(media(rendered)) == len(distinct) == 5
+    document = opened(rendered)
+    inline = document.inline_shapes
+    assert len(inline) == 6
+    assert all(abs(shape.width.cm - 8.0) < 0.01 for shape in inline)
+    assert "Photo : Les caisses de dons du mardi, avant le tri" in all_text(document)
+
+
+def test_accompagnateur_edits_the_dossier_in_word(rendered: bytes) -> None:
+    document = opened(rendered)
+    first = document.paragraphs[0]
+    first.text = "Dossier de preuves (relu)"
+    document.add_paragraph("Ajout de l'accompagnatrice après l'entretien.")
+    out = io.BytesIO()
+    document.save(out)
+    again = opened(out.getvalue())
+    assert again.paragraphs[0].text == "Dossier de preuves (relu)"
+    assert "Ajout de l'accompagnatrice" in all_text(again)
+
+
+def test_word_updates_table_of_contents_and_page_numbers_on_open(rendered: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(rendered)) as zf:
+        settings = zf.read("word/settings.xml").decode()
+        body = zf.read("word/document.xml").decode()
+        footers = "".join(zf.read(n).decode() for n in zf.namelist() if "footer" in n)
+    assert '<w:updateFields w:val="true"/>' in settings
+    assert "TOC \\o" in body
+    assert "PAGE" in footers and "NUMPAGES" in footers
+
+
+def test_default_template_uses_real_word_styles(rendered: bytes) -> None:
+    document = opened(rendered)
+    used = {p.style.name for p in document.paragraphs}
+    assert {"Title", "Heading 1", "Heading 2", "Heading 3", "Caption"} <= used
+    assert {"Paroles du candidat", "Intitulé officiel"} <= used
+
+
+def test_positionnement_grid_lists_every_competence(rendered: bytes) -> None:
+    document = opened(rendered)
+    grid = next(t for t in document.tables if t.rows[0].cells[0].text == "Code")
+    codes = [row.cells[0].text for row in grid.rows[1:]]
+    expected = [c["code"] for c in competences(dict(sample_context()))]
+    assert [c for c in codes if c in expected] == expected
+    assert "Partiellement" in [row.cells[5].text for row in grid.rows]
+
+
+# --- what the candidat writes never breaks the document ----------------------------------
+
+
+def test_xml_specials_are_printed_as_written() -> None:
+    ctx = sample_context()
+    ctx["blocs"][0]["competences"][0]["taches"][0]["titre"] = "A & B <x> ]]> {{ y }}"
+    ctx["candidat"]["nom_complet"] = "Zoé & Cie <test>"
+    document = opened(render(DEFAULT_TEMPLATE, ctx))
+    assert "A & B <x> ]]> {{ y }}" in all_text(document)
+    assert "Zoé & Cie <test>" in document.sections[0].header.paragraphs[0].text
+    # Core properties are plain text: no "&amp;" there either.
+    assert document.core_properties.title == "Dossier de preuves · Zoé & Cie <test>"
+
+
+def test_control_characters_are_removed_and_newlines_kept() -> None:
+    assert clean_text("a\x00b\x01c\x1fd\x7fe") == "abcd\x7fe"
+    assert clean_text("un\r\ndeux\rtrois\x0bquatre\x0ccinq") == "un\ndeux\ntrois\nquatre\ncinq"
+    assert clean_text("tab\tok\ud800\ufffe\uffff") == "tab\tok"
+    assert clean_text("مرحبا 👩‍🌾") == "مرحبا 👩‍🌾"
+
+
+def test_newlines_in_the_candidat_text_become_line_breaks(rendered: bytes) -> None:
+    document = opened(rendered)
+    paragraph = next(p for p in document.paragraphs if p.text.startswith("Les gens apportent"))
+    assert len(paragraph._p.findall(".//" + qn("w:br"))) == 2
+    assert paragraph.style.name == "Paroles du candidat"
+
+
+def test_hostile_content_in_every_field_gives_a_valid_document() -> None:
+    ctx = hostile_context()
+    ctx["projet"] = None  # a None that slipped through prints nothing
+    data = render(DEFAULT_TEMPLATE, ctx)
+    document = opened(data)
+    text = all_text(document)
+    assert 'A & B <x> "guillemets" ]]> &amp; {{ candidat.nom }} {% if %} </w:t>' in text
+    assert "ctrl" in text and "FIN" in text and "\x00" not in text and "\x0b" not in text
+    assert "مرحبا، أنا أعمل في إعادة التدوير 👩‍🌾🥕♻️ نعم" in text
+    assert "x" * 10_000 in text
+    assert "None" not in text
+    assert "[photo illisible]" in text
+    assert media(data) == []
+    # Every XML part is still well-formed for a strict parser.
+    from lxml import etree
+
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for name in zf.namelist():
+            if name.endswith(".xml") or name.endswith(".rels"):
+                etree.fromstring(zf.read(name))
+
+
+@pytest.mark.parametrize(
+    "photo",
+    [
+        {"data": jpeg()[:300], "legende": "tronquée"},
+        {"data": b"GIF89a garbage", "legende": "fausse"},
+        {"data": b"", "legende": "vide"},
+        {"data": "pas des octets", "legende": "texte"},
+        {"legende": "sans données"},
+        b"\x00\x01",
+    ],
+    ids=["truncated-jpeg", "garbage", "empty", "str", "no-data", "bare-bytes"],
+)
+def test_unreadable_photo_is_shown_as_such(photo: Any) -> None:
+    ctx = sample_context()
+    task = ctx["blocs"][1]["competences"][1]["taches"][0]  # the toilets: no photo of its own
+    task["photos"] = [photo, {"data": jpeg(color=(1, 2, 3)), "legende": "la bonne"}]
+    data = render(DEFAULT_TEMPLATE, ctx)
+    text = all_text(opened(data))
+    assert "[photo illisible]" in text
+    assert "Photo : la bonne" in text
+    assert len(media(data)) == 6  # the 5 sample photos and the good one
+
+
+def test_phone_photo_too_big_is_reduced_at_render() -> None:
+    ctx = sample_context()
+    ctx["blocs"][1]["competences"][1]["taches"][0]["photos"] = [
+        {"data": jpeg((3000, 2000)), "legende": "grande"}
+    ]
+    data = render(DEFAULT_TEMPLATE, ctx)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        sizes = [Image.open(io.BytesIO(zf.read(n))).size for n in media(data)]
+    assert (1600, 1067) in sizes
+    assert max(max(s) for s in sizes) <= 1600
+
+
+def test_reduce_photo_turns_and_strips_metadata() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the phone was held upright
+    exif[0x010F] = "PhoneMaker"
+    raw = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (200, 100, 50)).save(raw, "JPEG", exif=exif)
+    reduced = reduce_photo(raw.getvalue())
+    with Image.open(io.BytesIO(reduced)) as im:
+        assert im.size == (1200, 1600)
+        assert not im.getexif()
+
+
+def test_a_missing_field_prints_nothing() -> None:
+    document = opened(render(DEFAULT_TEMPLATE, {"candidat": {"nom_complet": "Sam Martin"}}))
+    text = all_text(document)
+    assert "Sam Martin" in text
+    assert "None" not in text and "Undefined" not in text
+
+
+def test_dates_given_as_dates_are_written_in_french() -> None:
+    import datetime as dt
+
+    ctx: dict[str, Any] = dict(sample_context())
+    ctx["generated_at"] = dt.datetime(2025, 4, 1, 9, 5)
+    assert "créée le 1er avril 2025 à 9 h 05" in all_text(opened(render(DEFAULT_TEMPLATE, ctx)))
+    assert context.date_fr(dt.date(2025, 8, 15)) == "15 août 2025"
+
+
+# --- refusing what is not a template -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"%PDF-1.7 not a docx", "pas un document Word"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "Word 97-2003"),
+        (b"PK\x03\x04 broken zip", "pas un document Word"),
+    ],
+    ids=["pdf", "doc", "broken-zip"],
+)
+def test_render_refuses_what_is_not_a_docx(data: bytes, words: str) -> None:
+    with pytest.raises(TemplateError, match=words):
+        render(data, sample_context())
+
+
+def test_render_explains_a_broken_tag() -> None:
+    with pytest.raises(TemplateError, match="il manque {% endfor %}"):
+        render(template_with("{%p for bloc in blocs %}", "{{ bloc.code }}"), sample_context())
+
+
+def test_render_runs_templates_in_a_sandbox() -> None:
+    evil = template_with("{{ candidat.nom.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(TemplateError, match="opération interdite"):
+        render(evil, sample_context())
+
+
+def test_render_refuses_a_context_that_is_not_a_mapping() -> None:
+    with pytest.raises(TemplateError, match="dictionnaire"):
+        render(DEFAULT_TEMPLATE, ["pas", "un", "dict"])  # type: ignore[arg-type]
+
+
+def test_a_word_template_dotx_is_accepted() -> None:
+    source = DEFAULT_TEMPLATE.read_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(source)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            blob = src.read(info)
+            if info.filename == "[Content_Types].xml":
+                blob = blob.replace(b"document.main+xml", b"template.main+xml")
+            dst.writestr(info, blob)
+    dotx = out.getvalue()
+    assert check_template(dotx) == []
+    assert "Sandrine Delattre" in all_text(opened(render(dotx, sample_context())))
+
+
+# --- check_template at upload ------------------------------------------------------------
+
+
+def test_default_template_passes_the_check() -> None:
+    assert check_template(DEFAULT_TEMPLATE.read_bytes()) == []
+
+
+def test_check_finds_an_unknown_field_and_suggests_the_right_one() -> None:
+    problems = check_template(template_with("Bonjour", "{{ candidat.prenon }}"))
+    assert len(problems) == 1
+    assert "candidat.prenon" in problems[0]
+    assert "« prenom »" in problems[0]
+    assert "corps du document" in problems[0]
+
+
+def test_check_follows_loop_variables_through_the_schema() -> None:
+    problems = check_template(
+        template_with(
+            "{%p for bloc in blocs %}",
+            "{%p for c in bloc.competences %}",
+            "{%p for t in c.taches %}",
+            "{{ t.titre }} {{ t.lieux }}",
+            "{% for photo in t.photos %}{{ photo.image }}{{ photo.data }}{% endfor %}",
+            "{%p endfor %}",
+            "{{ c.revue.verdict_libelle }} {{ c.revue.avis }}",
+            "{%p endfor %}",
+            "{%p endfor %}",
+        )
+    )
+    assert len(problems) == 3, problems
+    assert any("t.lieux" in p and "« lieu »" in p for p in problems)
+    assert any("photo.data" in p for p in problems)
+    assert any("c.revue.avis" in p for p in problems)
+
+
+def test_check_knows_a_list_needs_a_loop() -> None:
+    (problem,) = check_template(template_with("{{ blocs.code }}"))
+    assert "liste" in problem and "for" in problem
+
+
+def test_check_finds_unknown_fields_in_the_header_and_in_filters() -> None:
+    problems = check_template(
+        template_with(
+            "{{ candidat.nom }}",
+            "{% for b in blocs|selectattr('verdit') %}{{ b.code }}{% endfor %}",
+            header="{{ candidat.age }}",
+        )
+    )
+    assert any("en-tête" in p and "candidat.age" in p for p in problems)
+    assert any("verdit" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("paragraphs", "words"),
+    [
+        (("{%p for bloc in blocs %}", "{{ bloc.code }}"), "il manque {% endfor %}"),
+        (("{{ candidat.nom }}", "{% endif %}"), "ne ferme rien"),
+        (("{{ candidat.nom | majuscules }}",), "le filtre « majuscules » n'existe pas"),
+        (("{{ candidat.nom }",), "erreur de syntaxe"),
+        (("{% include 'autre.docx' %}",), "include"),
+        (("{{ candidat._secret }}",), "« _ »"),
+        (("{{ loop.index }}",), "boucle"),
+        (("Un texte sans aucun champ.",), "aucun champ"),
+    ],
+    ids=["unclosed", "stray-end", "filter", "syntax", "include", "underscore", "loop", "static"],
+)
+def test_check_explains_what_is_wrong_and_where(paragraphs: tuple[str, ...], words: str) -> None:
+    problems = check_template(template_with(*paragraphs))
+    assert problems, "the template should be refused"
+    assert words in problems[0], problems
+
+
+def test_check_syntax_error_says_where() -> None:
+    (problem,) = check_template(template_with("Titre", "Mon nom : {{ candidat.nom }"))
+    assert "près de « Mon nom : {{ candidat.nom } »" in problem
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"not a docx at all", "pas un document Word"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), ".doc"),
+        (b"", "pas un document Word"),
+    ],
+    ids=["text", "doc", "empty"],
+)
+def test_check_refuses_what_is_not_a_docx(data: bytes, words: str) -> None:
+    (problem,) = check_template(data)
+    assert words in problem
+
+
+def test_check_refuses_other_zip_files() -> None:
+    plain = io.BytesIO()
+    with zipfile.ZipFile(plain, "w") as zf:
+        zf.writestr("photo.jpg", b"x")
+    odt = io.BytesIO()
+    with zipfile.ZipFile(odt, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        zf.writestr("content.xml", "<x/>")
+    assert "archive zip" in check_template(plain.getvalue())[0]
+    assert ".odt" in check_template(odt.getvalue())[0]
+
+
+def test_check_tries_the_template_on_a_sample_dossier() -> None:
+    # Every name is known, but filling it fails.
+    (problem,) = check_template(template_with("Page {{ dossier_version // 0 }}"))
+    assert problem.startswith("Essai avec un dossier d'exemple")
+
+
+# --- the schema, its documentation and the committed template ----------------------------
+
+
+def test_readme_field_list_is_generated_from_the_schema() -> None:
+    readme = README.read_text(encoding="utf-8")
+    assert context.readme_with_fields(readme) == readme, (
+        "README.md is out of date: run python -m docx_templates.build_default"
+    )
+    for field in context.template_fields():
+        assert f"`{field.path}`" in readme
+
+
+def test_schema_covers_the_brief() -> None:
+    paths = {f.path for f in context.template_fields()}
+    for path in (
+        "candidat.nom_complet",
+        "accompagnateurs[].nom_complet",
+        "referentiels[].rncp",
+        "referentiels[].certificateur",
+        "referentiels[].statut",
+        "modalite.phrase",
+        "blocs[].competences[].falc",
+        "blocs[].competences[].nb_preuves",
+        "blocs[].competences[].revue.verdict",
+        "blocs[].competences[].taches[].avec_quoi",
+        "blocs[].competences[].taches[].photos[].legende",
+        "blocs[].competences[].modules[].date",
+        "reste_a_montrer[].note",
+        "projet",
+        "generated_at",
+        "dossier_version",
+    ):
+        assert path in paths
+    assert context.MODALITES["transfert"]["phrase"] == "Je montre que je sais le faire ailleurs"
+
+
+def _assert_matches(value: Any, tp: Any, where: str) -> None:
+    if get_origin(tp) is list:
+        assert isinstance(value, list), where
+        for i, item in enumerate(value):
+            _assert_matches(item, get_args(tp)[0], f"{where}[{i}]")
+    elif isinstance(tp, type) and issubclass(tp, dict):
+        fields = {k: t for k, (t, _doc) in context.typed_fields(tp).items()}
+        if tp is context.Photo:
+            fields = {"data": bytes, "legende": str}
+        assert set(value) == set(fields), where
+        for key, sub in fields.items():
+            _assert_matches(value[key], sub, f"{where}.{key}")
+    elif tp in (str, int, bytes):
+        assert isinstance(value, tp), where
+
+
+def test_sample_context_fills_every_field_of_the_schema() -> None:
+    _assert_matches(sample_context(), context.DossierContext, "context")
+
+
+def test_default_template_is_rebuilt_identically_and_committed_up_to_date() -> None:
+    first, second = build_default.build(), build_default.build()
+    assert first == second
+    with (
+        zipfile.ZipFile(io.BytesIO(first)) as fresh,
+        zipfile.ZipFile(DEFAULT_TEMPLATE) as committed,
+    ):
+        assert fresh.namelist() == committed.namelist()
+        for name in fresh.namelist():
+            assert fresh.read(name) == committed.read(name), (
+                f"{name} differs: run python -m docx_templates.build_default"
+            )
+
+
+def test_sample_context_is_a_fresh_copy_each_time() -> None:
+    a = sample_context()
+    b = copy.deepcopy(sample_context())
+    a["candidat"]["nom"] = "Changé"
+    assert sample_context()["candidat"]["nom"] == b["candidat"]["nom"] == "Delattre"
+
+
+def test_no_jinja_left_in_a_rendered_default_template_with_an_empty_context() -> None:
+    text = all_text(opened(render(DEFAULT_TEMPLATE, {})))
+    assert not re.search(r"\{[{%]|[}%]\}", text)
+
+
+def test_a_structure_logo_and_the_photos_live_together() -> None:
+    document = docx.Document()
+    document.add_picture(io.BytesIO(jpeg((200, 100), (200, 0, 0))))  # the logo
+    document.add_paragraph("{{ candidat.nom_complet }}")
+    document.add_paragraph("{%p for bloc in blocs %}")
+    document.add_paragraph("{%p for c in bloc.competences %}")
+    document.add_paragraph("{%p for t in c.taches %}")
+    document.add_paragraph("{%p for photo in t.photos %}")
+    document.add_paragraph("{{ photo.image }}")
+    document.add_paragraph("{%p endfor %}")
+    document.add_paragraph("{%p endfor %}")
+    document.add_paragraph("{%p endfor %}")
+    document.add_paragraph("{%p endfor %}")
+    out = io.BytesIO()
+    document.save(out)
+    data = render(out.getvalue(), sample_context())
+    assert len(media(data)) == 6  # the logo and five photos
+    assert len(opened(data).inline_shapes) == 7  # the logo and six photo places
+
+
+def test_photos_are_stored_not_deflated_again(rendered: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(rendered)) as zf:
+        kinds = {i.filename: i.compress_type for i in zf.infolist()}
+        assert zf.testzip() is None
+    assert all(kinds[n] == zipfile.ZIP_STORED for n in kinds if n.startswith("word/media/"))
+    assert kinds["word/document.xml"] == zipfile.ZIP_DEFLATED
