@@ -41,11 +41,11 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     app.register_blueprint(health.bp)
     # One line per room of the service; each module owns its own line.
     # -- blueprints --
-    from . import home, lti
+    from . import api, home, lti
 
     lti.init_app(app)  # the actor session, /lti/*, and /demo when settings.demo
-    app.register_blueprint(home.bp)
-
+    app.register_blueprint(home.bp)  # /
+    app.register_blueprint(api.bp)  # /api/v1
     # -- end blueprints --
     return app
 

@@ -578,3 +578,59 @@ class AuditLine(Base):
     action: Mapped[str] = mapped_column(String(50))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+# --- shared storage: each candidat's folder, the photos copied there, structures' templates ---
+
+
+class DossierFolder(Base):
+    """Where a parcours' dossier and photos go in shared storage, chosen once and then kept."""
+
+    __tablename__ = "dossier_folder"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcours_id: Mapped[int] = mapped_column(
+        ForeignKey("parcours.id", ondelete="CASCADE"), unique=True
+    )
+    # "RAE/<course title>/<Nom Prénom>", cleaned; unique, so two namesakes never share one.
+    path: Mapped[str] = mapped_column(String(1000), unique=True)
+    # "<Nom Prénom>" as file names write it: "Dossier de preuves - <name>.docx".
+    name: Mapped[str] = mapped_column(String(300))
+    web_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    # Nextcloud user name -> share id, for the shares Repères made on this folder.
+    shares: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    share_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class PublishedPhoto(Base):
+    """An evidence photo (its reduced copy) written once into its parcours' folder."""
+
+    __tablename__ = "published_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(
+        ForeignKey("evidence.id", ondelete="CASCADE"), unique=True
+    )
+    folder_id: Mapped[int] = mapped_column(
+        ForeignKey("dossier_folder.id", ondelete="CASCADE"), index=True
+    )
+    path: Mapped[str] = mapped_column(String(1000))
+    etag: Mapped[str | None] = mapped_column(String(200), default=None)
+    written_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class DossierTemplate(Base):
+    """A structure's own Word template for its dossiers (checked before it is stored)."""
+
+    __tablename__ = "dossier_template"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("platform.id", ondelete="CASCADE"), unique=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    checksum: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    uploaded_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)

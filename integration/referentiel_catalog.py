@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 
 from sqlalchemy import select
@@ -20,19 +21,31 @@ from .models import ReferentielRecord
 
 log = logging.getLogger(__name__)
 
+# How long a process trusts its catalog before asking the database again: an import made
+# through another instance shows here within this delay.
+RECHECK_SECONDS = 5.0
+
 _lock = threading.Lock()
 _cached: tuple[tuple[tuple[int, str], ...], Catalog] | None = None
+_checked_at = 0.0
 
 
-def load_catalog(session: Session) -> Catalog:
-    """Shipped référentiels plus the imported ones (a shipped key wins over a clashing record)."""
-    global _cached
+def load_catalog(session: Session, *, fresh: bool = False) -> Catalog:
+    """Shipped référentiels plus the imported ones (a shipped key wins over a clashing record).
+
+    The set of imported records is checked at most every few seconds (`fresh` forces it).
+    """
+    global _cached, _checked_at
+    with _lock:
+        if not fresh and _cached is not None and time.monotonic() - _checked_at < RECHECK_SECONDS:
+            return _cached[1]
     rows = session.execute(
         select(ReferentielRecord.id, ReferentielRecord.imported_at).order_by(ReferentielRecord.id)
     ).all()
     key = tuple((row.id, row.imported_at.isoformat()) for row in rows)
     with _lock:
         if _cached is not None and _cached[0] == key:
+            _checked_at = time.monotonic()
             return _cached[1]
     catalog = Catalog(load_shipped())
     if rows:
@@ -44,6 +57,7 @@ def load_catalog(session: Session) -> Catalog:
                             record.referentiel_id, record.version, error)
     with _lock:
         _cached = (key, catalog)
+        _checked_at = time.monotonic()
     return catalog
 
 
@@ -53,7 +67,7 @@ def import_referentiel(session: Session, ref: Referentiel, source_format: str = 
     `ReferentielError` when another content already holds its id and version (a new
     wording must be a new version).
     """
-    catalog = load_catalog(session)
+    catalog = load_catalog(session, fresh=True)
     held = catalog.find(ref.id, ref.version)
     if held is not None:
         if held != ref:
@@ -71,6 +85,9 @@ def import_referentiel(session: Session, ref: Referentiel, source_format: str = 
         )
     )
     session.flush()
+    global _checked_at
+    with _lock:
+        _checked_at = 0.0  # look again at the next call: this record counts once committed
     return True
 
 

@@ -77,12 +77,13 @@ def db_upgrade(cli: CliContext) -> None:
 
 
 def _register_groups() -> None:
-    from . import demo, keys, platform, referentiels
+    from . import demo, keys, platform, referentiels, suggest
 
     main.add_command(referentiels.group)
     main.add_command(platform.group)
     main.add_command(keys.group)
     main.add_command(demo.command)
+    main.add_command(suggest.command)
 
 
 _register_groups()

@@ -1,0 +1,289 @@
+"""What every API view shares: the blueprint, the actor, transactions, bodies, versions."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, request, session
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from referentiels import Catalog
+
+from ..auth import Actor, current_actor
+from ..db import transaction
+from ..errors import problem
+from ..parcours.errors import Conflict, Invalid, ParcoursError, StaleVersion
+from ..parcours.text import parse_date
+from ..referentiel_catalog import load_catalog
+from ..runtime import current_runtime
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+T = TypeVar("T")
+
+CSRF_SESSION_KEY = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Paths a request may reach without a launch.
+PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
+
+
+class ApiError(Exception):
+    """An HTTP-level refusal (401, 403 for CSRF, 412, 415, 428) with a plain message."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+
+# --- the actor and CSRF ------------------------------------------------------------------
+
+
+def actor() -> Actor:
+    found = current_actor()
+    if found is None:
+        raise ApiError(
+            401, "Vous n’êtes pas connecté.", "Relancez Repères depuis votre cours Moodle."
+        )
+    return found
+
+
+def csrf_token() -> str:
+    """The session's token for writes (made on first use); pages put it in a meta tag."""
+    token = session.get(CSRF_SESSION_KEY)
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_SESSION_KEY] = token
+    return token
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _allowed_origins() -> set[str]:
+    allowed = {_origin_of(request.host_url)}
+    base = current_runtime().settings.base_url
+    if base:
+        allowed.add(_origin_of(base))
+    return allowed
+
+
+def check_csrf() -> None:
+    """Writes must come from our own pages: same origin, and the session's token sent back."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() not in _allowed_origins():
+        raise ApiError(
+            403, "Demande refusée.", "Cette demande vient d’un autre site.", reason="origin"
+        )
+    if origin is None and request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise ApiError(
+            403, "Demande refusée.", "Cette demande vient d’un autre site.", reason="origin"
+        )
+    expected = session.get(CSRF_SESSION_KEY)
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not isinstance(expected, str) or not expected or not hmac.compare_digest(
+        expected.encode(), sent.encode()
+    ):
+        raise ApiError(
+            403,
+            "Demande refusée.",
+            "La page est trop ancienne. Rechargez-la et recommencez.",
+            reason="csrf",
+        )
+
+
+@bp.before_request
+def _guard() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    actor()
+    if request.method in UNSAFE_METHODS:
+        check_csrf()
+
+
+@bp.after_request
+def _no_store(response):  # type: ignore[no-untyped-def]
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError) -> ResponseReturnValue:
+    return problem(error.status, error.title, error.detail, **error.extra)
+
+
+@bp.errorhandler(ParcoursError)
+def _service_error(error: ParcoursError) -> ResponseReturnValue:
+    extra = dict(error.extra)
+    if error.field:
+        extra["field"] = error.field
+    return problem(error.status, error.title, error.message, **extra)
+
+
+# --- database ------------------------------------------------------------------------------
+
+
+def _retryable(error: OperationalError) -> bool:
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code in ("40001", "40P01")
+
+
+def read(fn: Callable[[Session], T]) -> T:
+    """Run `fn` in a transaction that changes nothing."""
+    with transaction(current_runtime().sessions) as db:
+        return fn(db)
+
+
+def write(fn: Callable[[Session], T], *, retry_stale: bool = True) -> T:
+    """Run `fn` and commit. A write that raced another is run again (when `retry_stale`)
+    or answered 409: never silently lost."""
+    attempts = 3
+    for attempt in range(attempts):
+        try:
+            with transaction(current_runtime().sessions) as db:
+                return fn(db)
+        except StaleDataError:
+            if not retry_stale or attempt == attempts - 1:
+                raise StaleVersion(
+                    "Quelqu’un a changé cette fiche en même temps. "
+                    "Rechargez la page : vos changements ne sont pas enregistrés.",
+                    current_version=-1,
+                ) from None
+        except IntegrityError:
+            # Another request wrote the same thing at the same moment: look again once.
+            if attempt == attempts - 1:
+                raise Conflict(
+                    "Quelqu’un a fait la même chose en même temps. Rechargez la page."
+                ) from None
+        except OperationalError as error:
+            if not _retryable(error) or attempt == attempts - 1:
+                raise
+        log.info("write raced another one; trying again (%d)", attempt + 1)
+    raise AssertionError("unreachable")
+
+
+def catalog(db: Session) -> Catalog:
+    return load_catalog(db)
+
+
+# --- request bodies --------------------------------------------------------------------------
+
+
+def json_body() -> dict[str, Any]:
+    if not request.is_json:
+        raise ApiError(
+            415, "Format non accepté.", "Envoyez du JSON (Content-Type: application/json)."
+        )
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "La demande n’est pas correcte.", "Le JSON envoyé n’est pas lisible.")
+    return data
+
+
+def text_field(data: dict[str, Any], name: str, *, required: bool = True) -> Any:
+    if name not in data:
+        if required:
+            raise Invalid(f"Il manque « {name} ».", field=name)
+        return None
+    return data[name]
+
+
+def str_field(data: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = text_field(data, name, required=required)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise Invalid(f"« {name} » doit être un texte court.", field=name)
+    return value
+
+
+def date_field(data: dict[str, Any], name: str) -> date | None:
+    return parse_date(data.get(name), name)
+
+
+def int_arg(name: str, default: int, *, low: int = 1, high: int = 200) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"« {name} » doit être un nombre.", field=name) from None
+    return max(low, min(high, value))
+
+
+# --- versions (optimistic locking) ----------------------------------------------------------
+
+
+def etag_for(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match_version() -> int | None:
+    """The version named by If-Match (`"3"`, `W/"3"` or `3`), or None without the header."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    value = header.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.isdigit():
+        raise ApiError(
+            412, "Version inconnue.", "L’en-tête If-Match doit porter la version lue, comme \"3\"."
+        )
+    return int(value)
+
+
+def expected_version(
+    data: dict[str, Any] | None, *, required: bool = False
+) -> tuple[int | None, bool]:
+    """(version, from_header): the version the client read, from If-Match or the body."""
+    header = if_match_version()
+    if header is not None:
+        return header, True
+    if data is not None and "version" in data:
+        value = data["version"]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Invalid("« version » doit être un nombre.", field="version")
+        return value, False
+    if required:
+        raise ApiError(
+            428,
+            "Version manquante.",
+            "Envoyez la version lue (en-tête If-Match ou champ « version ») "
+            "pour ne pas écraser le travail d’un autre.",
+        )
+    return None, False
+
+
+def versioned(fn: Callable[[], T], from_header: bool) -> T:
+    """Run `fn`; a stale version is 412 when it came from If-Match, 409 from the body."""
+    try:
+        return fn()
+    except StaleVersion as error:
+        if from_header:
+            raise ApiError(
+                412,
+                "Quelqu’un a changé cette fiche en même temps.",
+                error.message,
+                current_version=error.current_version,
+            ) from None
+        raise

@@ -1,0 +1,134 @@
+"""Who may see and change which parcours.
+
+- a candidat: their own parcours, in the course of their launch;
+- an accompagnateur: the parcours of the course of their launch, and of every course of
+  the same platform where they hold the accompagnateur (or coordinateur) role;
+- a coordinateur: every parcours of their platform.
+
+Nothing crosses platforms. What a person may not see does not exist for them: the
+lookups below answer NotFound, never Forbidden, so that ids leak nothing. Forbidden is
+kept for a visible parcours where the role does not allow the action.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from ..auth import Actor
+from ..models import Course, Evidence, Membership, Parcours, Role, Tag, Task
+from .errors import Forbidden, NotFound
+
+ACCOMPAGNATEUR_ROLES = (Role.ACCOMPAGNATEUR, Role.COORDINATEUR)
+
+NOT_FOUND_PARCOURS = "Ce parcours n’existe pas, ou vous ne pouvez pas le voir."
+NOT_FOUND_TASK = "Cette activité n’existe pas, ou vous ne pouvez pas la voir."
+NOT_FOUND_EVIDENCE = "Cette preuve n’existe pas, ou vous ne pouvez pas la voir."
+NOT_FOUND_TAG = "Ce lien avec une compétence n’existe pas, ou vous ne pouvez pas le voir."
+
+
+def visible_parcours_clause(actor: Actor):  # type: ignore[no-untyped-def]
+    """A WHERE clause on Parcours (joined with Course) for what `actor` may see."""
+    same_platform = Course.platform_id == actor.platform_id
+    if actor.role is Role.COORDINATEUR:
+        return same_platform
+    if actor.role is Role.ACCOMPAGNATEUR:
+        courses_held = select(Membership.course_id).where(
+            Membership.person_id == actor.person_id,
+            Membership.role.in_(ACCOMPAGNATEUR_ROLES),
+        )
+        return and_(
+            same_platform,
+            or_(Parcours.course_id == actor.course_id, Parcours.course_id.in_(courses_held)),
+        )
+    if actor.role is Role.CANDIDAT:
+        return and_(
+            same_platform,
+            Parcours.person_id == actor.person_id,
+            Parcours.course_id == actor.course_id,
+        )
+    return false()
+
+
+def visible_parcours(actor: Actor) -> Select[Parcours]:
+    return select(Parcours).join(Course, Course.id == Parcours.course_id).where(
+        visible_parcours_clause(actor)
+    )
+
+
+def parcours_for(session: Session, actor: Actor, parcours_id: int) -> Parcours:
+    """The parcours if `actor` may see it; NotFound otherwise."""
+    parcours = session.scalars(visible_parcours(actor).where(Parcours.id == parcours_id)).first()
+    if parcours is None:
+        raise NotFound(NOT_FOUND_PARCOURS)
+    return parcours
+
+
+def task_for(
+    session: Session, actor: Actor, task_id: int, *, include_deleted: bool = False
+) -> Task:
+    stmt = (
+        select(Task)
+        .join(Parcours, Parcours.id == Task.parcours_id)
+        .join(Course, Course.id == Parcours.course_id)
+        .where(Task.id == task_id, visible_parcours_clause(actor))
+    )
+    if not include_deleted:
+        stmt = stmt.where(Task.deleted_at.is_(None))
+    # Most callers need the parcours and its référentiels next: load them now.
+    stmt = stmt.options(joinedload(Task.parcours).selectinload(Parcours.referentiels))
+    task = session.scalars(stmt).first()
+    if task is None:
+        raise NotFound(NOT_FOUND_TASK)
+    return task
+
+
+def evidence_for(
+    session: Session, actor: Actor, evidence_id: int, *, include_deleted: bool = False
+) -> Evidence:
+    stmt = (
+        select(Evidence)
+        .join(Task, Task.id == Evidence.task_id)
+        .join(Parcours, Parcours.id == Task.parcours_id)
+        .join(Course, Course.id == Parcours.course_id)
+        .where(Evidence.id == evidence_id, Task.deleted_at.is_(None),
+               visible_parcours_clause(actor))
+    )
+    if not include_deleted:
+        stmt = stmt.where(Evidence.deleted_at.is_(None))
+    evidence = session.scalars(stmt).first()
+    if evidence is None:
+        raise NotFound(NOT_FOUND_EVIDENCE)
+    return evidence
+
+
+def tag_for(session: Session, actor: Actor, tag_id: int) -> Tag:
+    stmt = (
+        select(Tag)
+        .join(Task, Task.id == Tag.task_id)
+        .join(Parcours, Parcours.id == Task.parcours_id)
+        .join(Course, Course.id == Parcours.course_id)
+        .where(Tag.id == tag_id, Task.deleted_at.is_(None), visible_parcours_clause(actor))
+    )
+    tag = session.scalars(stmt).first()
+    if tag is None:
+        raise NotFound(NOT_FOUND_TAG)
+    return tag
+
+
+def require_accompagnateur(actor: Actor, message: str) -> None:
+    """Forbidden unless the actor is an accompagnateur or a coordinateur."""
+    if actor.role not in ACCOMPAGNATEUR_ROLES:
+        raise Forbidden(message)
+
+
+def holds_accompagnateur_role(session: Session, person_id: int, course_id: int) -> bool:
+    """Whether this person is an accompagnateur (or coordinateur) in this course."""
+    found = session.scalar(
+        select(Membership.id).where(
+            Membership.person_id == person_id,
+            Membership.course_id == course_id,
+            Membership.role.in_(ACCOMPAGNATEUR_ROLES),
+        )
+    )
+    return found is not None

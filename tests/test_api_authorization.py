@@ -1,0 +1,205 @@
+"""Every endpoint, tried by the wrong person, the wrong course and the wrong platform.
+
+The routes come from the OpenAPI document, so a new endpoint is tried as soon as it is
+described (and test_api_openapi makes sure every route is described). Whatever belongs
+to someone else answers 404, exactly like what does not exist, and stays unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integration import create_app
+from integration.api.openapi import document
+from integration.db import make_engine, upgrade
+from integration.settings import Settings
+from tests.support import postgres
+from tests.support.parcours import Cast, committed, jpeg_bytes, login
+
+SECRET = "TACHE-SECRETE-D-ALICE"
+ATTACKERS = {
+    "bob": "the wrong person (another candidat of the same course)",
+    "eve": "a candidat of the wrong course",
+    "dan": "an accompagnateur of the wrong course",
+    "gina": "a candidat of the wrong platform",
+    "fred": "a coordinateur of the wrong platform",
+}
+OWNED = {"parcours_id", "task_id", "evidence_id", "tag_id"}
+ROUTES = [
+    (path, method, op)
+    for path, ops in document()["paths"].items()
+    for method, op in ops.items()
+]
+WRITES = [(path, method, op) for path, method, op in ROUTES if method != "get"]
+_names = itertools.count(1)
+
+
+def _bodies(world: dict[str, Any]) -> dict[str, Any]:
+    """A valid body for each write: a refusal must come from the rights, not the input."""
+    return {
+        "setModalite": {"modalite": "concret"},
+        "setReferentiels": {"referentiels": ["TP-APH@2008-08-13"]},
+        "setProjet": {"projet": "Je veux être chef d'équipe."},
+        "setJuryDate": {"jury_date": "2030-01-01"},
+        "setAccompagnateurs": {"person_ids": [world["carla_id"]]},
+        "setStatus": {"status": "pret_pour_le_jury"},
+        "createTask": {"title": "Tâche ajoutée par un intrus"},
+        "suggestForText": {"text": "je passe la serpillière"},
+        "addReview": {"referentiel_id": "TP-APH", "competence_code": "C1", "verdict": "oui"},
+        "updateTask": {"title": "Titre changé par un intrus"},
+        "addTag": {"address": "TP-APH@2008-08-13#C2", "comment": "intrus"},
+        "updateTag": {"comment": "intrus"},
+        "updateEvidence": {"caption": "intrus"},
+    }
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[dict[str, Any]]:
+    """Alice's parcours with a task, a tag and a photo; the cast around her."""
+    tmp = tmp_path_factory.mktemp("authz")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'reperes.sqlite3'}"
+    else:
+        admin = request.getfixturevalue("postgres_admin_url")
+        url = postgres.create_database(admin, f"reperes_authz_{os.getpid()}_{next(_names)}")
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    app = create_app(Settings(var_dir=tmp / "var", database_url=url, secret_key="t",
+                              testing=True))
+    with committed(url) as session:
+        cast = Cast.build(session)
+    client = app.test_client()
+    token = login(client, cast.actor("alice"))
+    pid = cast.parcours["alice"].id
+    headers = {"X-CSRF-Token": token}
+    task = client.post(f"/api/v1/parcours/{pid}/tasks", json={"title": SECRET},
+                       headers=headers).get_json()
+    tag = client.post(f"/api/v1/tasks/{task['id']}/tags", headers=headers,
+                      json={"address": "TP-APH@2008-08-13#C1", "comment": SECRET}).get_json()
+    evidence = client.post(
+        f"/api/v1/tasks/{task['id']}/evidence", headers=headers,
+        data={"file": (io.BytesIO(jpeg_bytes()), "photo.jpg"), "caption": SECRET},
+        content_type="multipart/form-data",
+    ).get_json()
+    yield {
+        "app": app, "cast": cast, "alice": client, "alice_token": token,
+        "ids": {"parcours_id": pid, "task_id": task["id"], "tag_id": tag["id"],
+                "evidence_id": evidence["id"], "ref_id": "TP-APH", "version": "2008-08-13"},
+        "carla_id": cast.people["carla"].id,
+    }
+    app.extensions["reperes"].engine.dispose()
+
+
+def _snapshot(world: dict[str, Any]) -> str:
+    """Everything Alice's parcours holds, as she sees it."""
+    client, ids = world["alice"], world["ids"]
+    parts = [
+        client.get(f"/api/v1/parcours/{ids['parcours_id']}").get_json(),
+        client.get(f"/api/v1/parcours/{ids['parcours_id']}/tasks").get_json(),
+        client.get(f"/api/v1/parcours/{ids['parcours_id']}/reviews").get_json(),
+        client.get(f"/api/v1/parcours/{ids['parcours_id']}/history").get_json(),
+        client.get(f"/api/v1/tasks/{ids['task_id']}/evidence?deleted=true").get_json(),
+        client.get(f"/api/v1/parcours/{ids['parcours_id']}/tasks?deleted=true").get_json(),
+    ]
+    return json.dumps(parts, sort_keys=True)
+
+
+def _call(client: Any, path: str, method: str, op: dict[str, Any], world: dict[str, Any],
+          token: str) -> Any:
+    url = "/api/v1" + path.format(**world["ids"])
+    headers = {"X-CSRF-Token": token}
+    if op["operationId"] in ("updateTask", "deleteTask"):
+        headers["If-Match"] = '"1"'
+    kwargs: dict[str, Any] = {"headers": headers}
+    body = op.get("requestBody", {}).get("content", {})
+    if "multipart/form-data" in body:
+        kwargs["data"] = {"file": (io.BytesIO(jpeg_bytes()), "photo.jpg")}
+        kwargs["content_type"] = "multipart/form-data"
+    elif "application/json" in body:
+        kwargs["json"] = _bodies(world).get(op["operationId"], {})
+    return client.open(url, method=method.upper(), **kwargs)
+
+
+@pytest.mark.parametrize(("path", "method", "op"), ROUTES,
+                         ids=[f"{m.upper()} {p}" for p, m, _ in ROUTES])
+def test_nobody_else_reaches_alices_parcours(world: dict[str, Any], path: str, method: str,
+                                            op: dict[str, Any]) -> None:
+    before = _snapshot(world)
+    owned = OWNED & set(op.get("parameters") and [
+        p["name"] for p in op["parameters"] if p["in"] == "path"] or [])
+    for name, who in ATTACKERS.items():
+        client = world["app"].test_client()
+        token = login(client, world["cast"].actor(name))
+        response = _call(client, path, method, op, world, token)
+        text = response.get_data(as_text=True)
+        if owned:
+            assert response.status_code == 404, f"{who}: {response.status_code} {text[:300]}"
+            assert response.mimetype == "application/problem+json"
+        else:
+            assert response.status_code < 500, f"{who}: {text[:300]}"
+        assert SECRET not in text, f"{who} read Alice's words through {method} {path}"
+        assert "Alice" not in text, f"{who} read Alice's name through {method} {path}"
+    assert _snapshot(world) == before, "Alice's parcours changed"
+
+
+@pytest.mark.parametrize(("path", "method", "op"), WRITES,
+                         ids=[f"{m.upper()} {p}" for p, m, _ in WRITES])
+def test_every_write_needs_the_csrf_token(world: dict[str, Any], path: str, method: str,
+                                          op: dict[str, Any]) -> None:
+    before = _snapshot(world)
+    client = world["alice"]
+    for token in ("", "not-the-token"):
+        response = _call(client, path, method, op, world, token)
+        assert response.status_code == 403, response.get_data(as_text=True)[:300]
+        assert response.get_json()["reason"] == "csrf"
+    response = client.open(
+        "/api/v1" + path.format(**world["ids"]), method=method.upper(),
+        headers={"X-CSRF-Token": world["alice_token"], "Origin": "https://evil.example"},
+        json={},
+    )
+    assert response.status_code == 403 and response.get_json()["reason"] == "origin"
+    assert _snapshot(world) == before
+
+
+def test_the_right_people_do_reach_it(world: dict[str, Any]) -> None:
+    """The counterpart: the owner and her course's accompagnateur are let in."""
+    ids = world["ids"]
+    for name in ("alice", "carla"):
+        client = world["app"].test_client()
+        login(client, world["cast"].actor(name))
+        assert client.get(f"/api/v1/tasks/{ids['task_id']}").status_code == 200
+        assert client.get(f"/api/v1/evidence/{ids['evidence_id']}/file").status_code == 200
+
+
+def test_a_candidat_may_not_review_or_move_the_steps(world: dict[str, Any]) -> None:
+    before = _snapshot(world)
+    client, token, pid = world["alice"], world["alice_token"], world["ids"]["parcours_id"]
+    headers = {"X-CSRF-Token": token}
+    review = client.post(f"/api/v1/parcours/{pid}/reviews", headers=headers,
+                         json=_bodies(world)["addReview"])
+    assert review.status_code == 403 and review.mimetype == "application/problem+json"
+    status = client.put(f"/api/v1/parcours/{pid}/status", headers=headers,
+                        json={"status": "pret_pour_le_jury"})
+    assert status.status_code == 403
+    assert _snapshot(world) == before
+
+
+def test_same_origin_writes_pass(world: dict[str, Any], tmp_path: Path) -> None:
+    client, token = world["alice"], world["alice_token"]
+    response = client.post(
+        f"/api/v1/parcours/{world['ids']['parcours_id']}/suggestions",
+        headers={"X-CSRF-Token": token, "Origin": "http://localhost"},
+        json={"text": "je lave les toilettes"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
