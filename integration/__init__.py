@@ -41,11 +41,12 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     app.register_blueprint(health.bp)
     # One line per room of the service; each module owns its own line.
     # -- blueprints --
-    from . import api, home, lti
+    from . import api, home, lti, sync_views
 
     lti.init_app(app)  # the actor session, /lti/*, and /demo when settings.demo
     app.register_blueprint(home.bp)  # /
     app.register_blueprint(api.bp)  # /api/v1
+    app.register_blueprint(sync_views.bp)  # /sync
     # -- end blueprints --
     return app
 

@@ -77,12 +77,14 @@ def db_upgrade(cli: CliContext) -> None:
 
 
 def _register_groups() -> None:
-    from . import demo, keys, platform, referentiels, suggest
+    from . import demo, keys, platform, referentiels, suggest, sync
 
     main.add_command(referentiels.group)
     main.add_command(platform.group)
+    platform.group.add_command(sync.moodle_command)
     main.add_command(keys.group)
     main.add_command(demo.command)
+    main.add_command(sync.sync_command)
     main.add_command(suggest.command)
 
 
