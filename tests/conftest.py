@@ -13,10 +13,10 @@ from integration import create_app
 from integration.db import make_engine, upgrade
 from integration.settings import Settings
 from tests.support import components, postgres
+from tests.support.shared import SHARED_DIR
 
 pytest_plugins = ["tests.support.lti"]
 
-SHARED_DIR = Path(os.environ.get("REPERES_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 _db_names = itertools.count(1)
 
 

@@ -20,7 +20,6 @@ every request that reached the server.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socketserver
 import sys
@@ -39,11 +38,10 @@ REST_PATH = "/webservice/rest/server.php"
 
 
 def shared_dir() -> Path:
-    """The shared folder (``/work/shared`` beside the checkout), or ``$REPERES_SHARED_DIR``."""
-    override = os.environ.get("REPERES_SHARED_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "shared"
+    """The shared folder (``../shared`` beside the checkout), or ``$REPERES_SHARED_DIR``."""
+    from tests.support.shared import SHARED_DIR
+
+    return SHARED_DIR
 
 
 def recorded_dir() -> Path:

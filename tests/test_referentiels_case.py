@@ -11,12 +11,11 @@ import pytest
 from referentiels import ReferentielError, dump, loads
 from referentiels.importers import import_file
 from referentiels.importers.case_json import import_package, loads_package, read_package
+from tests.support.shared import DATA_DIR
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "referentiels"
 SAMPLE = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
+    DATA_DIR
     / "formats"
     / "case_v1p0_package_opensalt_SequenceNumberFramework.json"
 )
@@ -65,7 +64,6 @@ def test_an_imported_package_is_valid_canonical_json() -> None:
     assert loads(dump(ref)) == ref
 
 
-@pytest.mark.skipif(not SAMPLE.is_file(), reason="shared/data/formats absent")
 def test_opensalts_flat_sample_becomes_one_bloc_in_sequence_order() -> None:
     ref = import_package(SAMPLE)
     assert [b.code for b in ref.blocs] == ["B1"]

@@ -25,9 +25,10 @@ from referentiels import (
 )
 from referentiels.model import version_order
 from referentiels.pictos import PICTOS
+from tests.support.shared import DATA_DIR
 
 DATA = Path(__file__).resolve().parent.parent / "referentiels" / "data"
-COLLECTED = Path(__file__).resolve().parents[2] / "shared" / "data" / "referentiels"
+COLLECTED = DATA_DIR / "referentiels"
 
 
 def make_ref(
@@ -222,7 +223,6 @@ def test_incomplete_referentiels_say_so() -> None:
     assert ("TP-AR", "2006-09-08") not in incomplete
 
 
-@pytest.mark.skipif(not COLLECTED.is_dir(), reason="shared/data/referentiels absent")
 def test_official_wordings_are_those_collected() -> None:
     """Every wording of the collected files is in the shipped ones, letter for letter."""
     shipped = {c.intitule for r in load_shipped() for c in r.competences()}

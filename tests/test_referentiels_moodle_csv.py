@@ -13,12 +13,11 @@ import pytest
 from referentiels import Bloc, Competence, Provenance, Referentiel, ReferentielError, load_shipped
 from referentiels.importers import export_file, import_file
 from referentiels.importers.moodle_csv import HEADER, KEYS, export_csv, import_csv, read_csv
+from tests.support.shared import DATA_DIR
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "referentiels"
 SAMPLE = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
+    DATA_DIR
     / "formats"
     / "moodle_lpimportcsv_example_excerpt.csv"
 )
@@ -82,7 +81,6 @@ def test_the_export_header_is_moodles_own() -> None:
     assert first == HEADER and len(first) == 14
 
 
-@pytest.mark.skipif(not SAMPLE.is_file(), reason="shared/data/formats absent")
 def test_moodles_own_sample_imports_and_its_tree_is_flattened() -> None:
     ref = import_csv(SAMPLE)
     assert ref.id == "OECD-CORE" and ref.intitule == "OECD"

@@ -16,12 +16,11 @@ from referentiels.importers.rncp_xml import (
     read_fiches,
     split_competences,
 )
+from tests.support.shared import DATA_DIR
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "referentiels"
 SAMPLE = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
+    DATA_DIR
     / "formats"
     / "rncp_v4_1_xml_excerpt.xml"
 )
@@ -257,7 +256,6 @@ def test_import_file_is_the_entry_point_for_the_command_line() -> None:
     assert len(import_file(FIXTURES / "rncp_trois_fiches.xml")) == 3  # format from the extension
 
 
-@pytest.mark.skipif(not SAMPLE.is_file(), reason="shared/data/formats absent")
 def test_the_published_sample_shape_imports() -> None:
     (fiche,) = read_fiches(SAMPLE)
     assert [c.intitule for c in fiche.competences()] == [

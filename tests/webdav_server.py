@@ -17,7 +17,6 @@ Run ``python tests/webdav_server.py ROOT`` to serve a folder from another proces
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import socket
 import threading
@@ -344,9 +343,8 @@ def serve_in_thread(root: Path, **kwargs: Any) -> Iterator[WebDavServer]:
 
 # -- recorded Nextcloud 34 exchanges (shared/data/nextcloud-34) -----------------------
 
-SHARED_DIR = Path(
-    os.environ.get("REPERES_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared")
-)
+from tests.support.shared import SHARED_DIR  # noqa: E402
+
 RECORDINGS_DIR = SHARED_DIR / "data" / "nextcloud-34"
 _BINARY = re.compile(r"^<binary, (\d+) bytes, sha256=([0-9a-f]{64})>$")
 
