@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,8 +27,17 @@ log = logging.getLogger(__name__)
 RECHECK_SECONDS = 5.0
 
 _lock = threading.Lock()
-_cached: tuple[tuple[tuple[int, str], ...], Catalog] | None = None
-_checked_at = 0.0
+
+
+@dataclass
+class _Cached:
+    key: tuple[tuple[int, str], ...]
+    catalog: Catalog
+    checked_at: float
+
+
+# One entry per database: a process may talk to several (tests, the CLI, two instances).
+_cache: dict[str, _Cached] = {}
 
 
 def load_catalog(session: Session, *, fresh: bool = False) -> Catalog:
@@ -35,18 +45,20 @@ def load_catalog(session: Session, *, fresh: bool = False) -> Catalog:
 
     The set of imported records is checked at most every few seconds (`fresh` forces it).
     """
-    global _cached, _checked_at
+    database = str(session.get_bind().engine.url)
     with _lock:
-        if not fresh and _cached is not None and time.monotonic() - _checked_at < RECHECK_SECONDS:
-            return _cached[1]
+        cached = _cache.get(database)
+        if not fresh and cached and time.monotonic() - cached.checked_at < RECHECK_SECONDS:
+            return cached.catalog
     rows = session.execute(
         select(ReferentielRecord.id, ReferentielRecord.imported_at).order_by(ReferentielRecord.id)
     ).all()
     key = tuple((row.id, row.imported_at.isoformat()) for row in rows)
     with _lock:
-        if _cached is not None and _cached[0] == key:
-            _checked_at = time.monotonic()
-            return _cached[1]
+        cached = _cache.get(database)
+        if cached is not None and cached.key == key:
+            cached.checked_at = time.monotonic()
+            return cached.catalog
     catalog = Catalog(load_shipped())
     if rows:
         for record in session.scalars(select(ReferentielRecord).order_by(ReferentielRecord.id)):
@@ -56,8 +68,7 @@ def load_catalog(session: Session, *, fresh: bool = False) -> Catalog:
                 log.warning("imported référentiel %s@%s skipped: %s",
                             record.referentiel_id, record.version, error)
     with _lock:
-        _cached = (key, catalog)
-        _checked_at = time.monotonic()
+        _cache[database] = _Cached(key, catalog, time.monotonic())
     return catalog
 
 
@@ -67,28 +78,14 @@ def import_referentiel(session: Session, ref: Referentiel, source_format: str = 
     `ReferentielError` when another content already holds its id and version (a new
     wording must be a new version).
     """
-    catalog = load_catalog(session, fresh=True)
-    held = catalog.find(ref.id, ref.version)
-    if held is not None:
-        if held != ref:
-            raise ReferentielError(
-                f"le référentiel {ref.id}@{ref.version} existe déjà avec un autre contenu : "
-                "donnez une nouvelle version au texte modifié"
-            )
-        return False
-    session.add(
-        ReferentielRecord(
-            referentiel_id=ref.id,
-            version=ref.version,
-            document=dump(ref),
-            source_format=source_format,
-        )
-    )
-    session.flush()
-    global _checked_at
+    added, _ = import_referentiels(session, [ref], source_format)
+    return added == 1
+
+
+def _forget(session: Session) -> None:
+    """Look again at the next call: new records count once committed."""
     with _lock:
-        _checked_at = 0.0  # look again at the next call: this record counts once committed
-    return True
+        _cache.pop(str(session.get_bind().engine.url), None)
 
 
 def resolve(catalog: Catalog, ref_id: str, version: str | None = None) -> Referentiel:
@@ -109,7 +106,7 @@ def import_referentiels(
     Returns (added, already present). Raises `ReferentielError` on the first clash; the
     caller's transaction then rolls everything back, so nothing is half-imported.
     """
-    catalog = load_catalog(session)
+    catalog = load_catalog(session, fresh=True)
     seen: dict[tuple[str, str], Referentiel] = {}
     added = unchanged = 0
     for ref in refs:
@@ -136,4 +133,6 @@ def import_referentiels(
             session.flush()
             session.expunge_all()
     session.flush()
+    if added:
+        _forget(session)
     return added, unchanged
