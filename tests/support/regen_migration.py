@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,7 +21,9 @@ def main() -> None:
             _alembic_config(engine), message="initial schema", autogenerate=True, rev_id="0001"
         )
         engine.dispose()
-    subprocess.run(["ruff", "format", "-q", str(target)], check=False)
+    ruff = [sys.executable, "-m", "ruff"]
+    subprocess.run([*ruff, "check", "-q", "--fix", str(target)], check=False)
+    subprocess.run([*ruff, "format", "-q", str(target)], check=False)
 
 
 if __name__ == "__main__":
