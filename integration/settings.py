@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 DEFAULT_VAR_DIR = Path("var")
 
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message tells the operator which."""
+
+
+_INTERVAL_PART = re.compile(r"(\d+)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_INTERVAL_SECONDS = 60
+
+
+def parse_interval(text: str | int) -> int:
+    """Seconds in ``"15m"``, ``"1h30m"``, ``"90s"``, ``"2h"``, ``"1d"`` or ``"900"``.
+
+    ValueError for anything else, and below one minute (a sync that often would only
+    keep Moodle busy).
+    """
+    raw = str(text).strip().lower().replace(" ", "")
+    if raw.isdigit():
+        seconds = int(raw)
+    else:
+        parts = _INTERVAL_PART.findall(raw)
+        if not parts or "".join(n + u for n, u in parts) != raw:
+            raise ValueError(
+                f"not an interval: {text!r} (write 15m, 1h, 1h30m, 90s or a number of seconds)"
+            )
+        seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if seconds < MIN_INTERVAL_SECONDS:
+        raise ValueError(f"the interval must be at least {MIN_INTERVAL_SECONDS} seconds")
+    return seconds
 
 
 def _bool(value: str, name: str) -> bool:
@@ -47,6 +75,8 @@ class Settings:
     trust_proxy: bool = False
     log_json: bool = False
     testing: bool = False
+    retention_months: int = 0  # 0: keep closed parcours until an operator erases them
+    sync_every: int = 0  # seconds between background syncs in each process; 0: none
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -91,6 +121,18 @@ class Settings:
             )
         if env.get("REPERES_DOSSIER_TEMPLATE"):
             values["dossier_template"] = Path(env["REPERES_DOSSIER_TEMPLATE"])
+        if env.get("REPERES_RETENTION_MONTHS"):
+            try:
+                values["retention_months"] = int(env["REPERES_RETENTION_MONTHS"])
+            except ValueError:
+                raise SettingsError(
+                    "REPERES_RETENTION_MONTHS: expected a number of months"
+                ) from None
+        if env.get("REPERES_SYNC_EVERY"):
+            try:
+                values["sync_every"] = parse_interval(env["REPERES_SYNC_EVERY"])
+            except ValueError as exc:
+                raise SettingsError(f"REPERES_SYNC_EVERY: {exc}") from None
         for key, attr in (
             ("REPERES_DEMO", "demo"),
             ("REPERES_TRUST_PROXY", "trust_proxy"),

@@ -37,7 +37,6 @@ Decisions (what a reader of this code must know):
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -92,6 +91,7 @@ from .moodle_link import (
 )
 from .parcours.items import find_item
 from .referentiel_catalog import load_catalog
+from .settings import parse_interval
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -151,32 +151,6 @@ R = TypeVar("R")
 
 
 # --------------------------------------------------------------------------- intervals
-
-_INTERVAL_PART = re.compile(r"(\d+)([smhd])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-MIN_INTERVAL_SECONDS = 60
-
-
-def parse_interval(text: str | int) -> int:
-    """Seconds in ``"15m"``, ``"1h30m"``, ``"90s"``, ``"2h"``, ``"1d"`` or ``"900"``.
-
-    ValueError for anything else, and below one minute (a sync that often would only
-    keep Moodle busy).
-    """
-    raw = str(text).strip().lower().replace(" ", "")
-    if raw.isdigit():
-        seconds = int(raw)
-    else:
-        parts = _INTERVAL_PART.findall(raw)
-        if not parts or "".join(n + u for n, u in parts) != raw:
-            raise ValueError(
-                f"not an interval: {text!r} (write 15m, 1h, 1h30m, 90s or a number of seconds)"
-            )
-        seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
-    if seconds < MIN_INTERVAL_SECONDS:
-        raise ValueError(f"the interval must be at least {MIN_INTERVAL_SECONDS} seconds")
-    return seconds
-
 
 # --------------------------------------------------------------------------- the plan
 

@@ -48,17 +48,37 @@ def main(ctx: click.Context, verbose: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug", is_flag=True, help="Reload on code changes (development only).")
+@click.option("--sync-every", default=None, metavar="INTERVAL",
+              help="Run the Moodle sync and storage retries in the service, e.g. 15m.")
 @pass_ctx
-def serve(cli: CliContext, host: str, port: int, debug: bool) -> None:
+def serve(cli: CliContext, host: str, port: int, debug: bool, sync_every: str | None) -> None:
     """Start the service (development server; use gunicorn in production)."""
     from .. import create_app
     from ..db import DatabaseNotReady
+    from ..settings import parse_interval
 
+    settings = cli.settings
+    if sync_every:
+        try:
+            settings = settings.with_changes(sync_every=parse_interval(sync_every))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sync-every") from None
     try:
-        app = create_app(cli.settings)
+        app = create_app(settings)
     except DatabaseNotReady as exc:
         raise click.ClickException(str(exc)) from None
-    app.run(host=host, port=port, debug=debug, use_reloader=debug)
+    start_background_work(app)
+    app.run(host=host, port=port, debug=debug, use_reloader=debug, threaded=True)
+
+
+def start_background_work(app) -> None:  # type: ignore[no-untyped-def]
+    """The periodic sync, when settings ask for it (each process; a lease serialises them)."""
+    from ..runtime import Runtime
+    from ..sync import start_background_sync
+
+    runtime: Runtime = app.extensions["reperes"]
+    if runtime.settings.sync_every:
+        start_background_sync(runtime, runtime.settings.sync_every)
 
 
 @main.group()
@@ -77,7 +97,7 @@ def db_upgrade(cli: CliContext) -> None:
 
 
 def _register_groups() -> None:
-    from . import demo, keys, platform, referentiels, suggest, sync
+    from . import demo, keys, person, platform, referentiels, suggest, sync
 
     main.add_command(referentiels.group)
     main.add_command(platform.group)
@@ -86,6 +106,9 @@ def _register_groups() -> None:
     main.add_command(demo.command)
     main.add_command(sync.sync_command)
     main.add_command(suggest.command)
+    main.add_command(person.group)
+    main.add_command(person.retention)
+    __import__(f"{__package__}.dossier", fromlist=["_"]).register(main)  # dossier, storage
 
 
 _register_groups()

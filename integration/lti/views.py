@@ -137,6 +137,8 @@ def launch_view() -> ResponseReturnValue:
     actor = launch.accept_launch(lti, pending)
     if bound:
         login_actor(actor)
+    if not deep_link:
+        _refresh_completions(actor)
 
     if deep_link:
         response = _deep_linking_page(pending.message)
@@ -150,6 +152,21 @@ def launch_view() -> ResponseReturnValue:
     if bound == "cookie":
         response.delete_cookie(_state_cookie(pending.state), path="/lti/", **cookie_policy())
     return response
+
+
+def _refresh_completions(actor: Actor) -> None:
+    """Fetch the person's Moodle completions in the background; the page does not wait."""
+    from ..models import Platform
+    from ..moodle_link import has_connection
+    from ..runtime import current_runtime
+    from ..sync import refresh_person_async
+
+    runtime = current_runtime()
+    with runtime.sessions() as session:
+        platform = session.get(Platform, actor.platform_id)
+        if platform is None or not has_connection(platform):
+            return
+    refresh_person_async(runtime, actor.platform_id, actor.course_id, actor.person_id)
 
 
 @bp.post("/continue")

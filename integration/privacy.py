@@ -1,0 +1,207 @@
+"""What Repères stores about a person: export it whole, erase it, and apply retention.
+
+The people who use Repères are vulnerable; the GDPR applies. An export is a zip with
+everything stored about the person (JSON rows and their files). An erasure removes the
+person, their parcours and files, and keeps only an audit line with ids and counts.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import inspect, or_, select
+from sqlalchemy.orm import Session
+
+from connectors.storage import StorageError, Store
+
+from . import models as m
+
+log = logging.getLogger(__name__)
+
+
+class PrivacyError(Exception):
+    """The person cannot be found, or an operation cannot be done safely."""
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    """Every column of a row as JSON-ready values (secrets of platforms never included)."""
+    out: dict[str, Any] = {}
+    for column in inspect(obj).mapper.column_attrs:
+        value = getattr(obj, column.key)
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        elif isinstance(value, bytes):
+            value = f"<{len(value)} octets, fichier joint>"
+        elif hasattr(value, "value"):
+            value = value.value
+        out[column.key] = value
+    return out
+
+
+@dataclass
+class PersonData:
+    person: m.Person
+    rows: dict[str, list[Any]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+
+def _evidence_files(ev: m.Evidence) -> list[str]:
+    return [p for p in (ev.storage_path, ev.medium_path, ev.preview_path) if p]
+
+
+def find_person(session: Session, person_id: int) -> m.Person:
+    person = session.get(m.Person, person_id)
+    if person is None:
+        raise PrivacyError(f"no person with id {person_id}")
+    return person
+
+
+def collect(session: Session, person: m.Person) -> PersonData:
+    """Every row that belongs to or was written by the person, and the files of theirs."""
+    data = PersonData(person)
+    parcours = list(session.scalars(select(m.Parcours).where(m.Parcours.person_id == person.id)))
+    parcours_ids = [p.id for p in parcours]
+    tasks = list(session.scalars(select(m.Task).where(m.Task.parcours_id.in_(parcours_ids))))
+    task_ids = [t.id for t in tasks]
+    evidence = list(session.scalars(select(m.Evidence).where(m.Evidence.task_id.in_(task_ids))))
+    dossiers = list(
+        session.scalars(select(m.Dossier).where(m.Dossier.parcours_id.in_(parcours_ids)))
+    )
+    in_parcours = m.Review.parcours_id.in_(parcours_ids)
+    data.rows = {
+        "person": [person],
+        "memberships": list(
+            session.scalars(select(m.Membership).where(m.Membership.person_id == person.id))
+        ),
+        "parcours": parcours,
+        "parcours_referentiels": list(
+            session.scalars(
+                select(m.ParcoursReferentiel).where(
+                    m.ParcoursReferentiel.parcours_id.in_(parcours_ids)
+                )
+            )
+        ),
+        "tasks": tasks,
+        "evidence": evidence,
+        "tags": list(session.scalars(select(m.Tag).where(m.Tag.task_id.in_(task_ids)))),
+        "reviews": list(
+            session.scalars(
+                select(m.Review).where(or_(in_parcours, m.Review.reviewer_id == person.id))
+            )
+        ),
+        "recognitions": list(
+            session.scalars(
+                select(m.Recognition).where(m.Recognition.parcours_id.in_(parcours_ids))
+            )
+        ),
+        "history": list(
+            session.scalars(
+                select(m.HistoryEntry).where(
+                    or_(
+                        m.HistoryEntry.parcours_id.in_(parcours_ids),
+                        m.HistoryEntry.actor_id == person.id,
+                    )
+                )
+            )
+        ),
+        "dossiers": dossiers,
+    }
+    for ev in evidence:
+        data.files.extend(_evidence_files(ev))
+    data.files.extend(d.storage_path for d in dossiers if d.storage_path)
+    return data
+
+
+def export_person(session: Session, store: Store, person_id: int) -> bytes:
+    """A zip: `donnees.json` with every row, and `fichiers/…` with every stored file."""
+    data = collect(session, find_person(session, person_id))
+    buffer = io.BytesIO()
+    missing: list[str] = []
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(set(data.files)):
+            try:
+                archive.writestr(f"fichiers/{path}", store.get(path))
+            except StorageError as error:
+                missing.append(f"{path}: {type(error).__name__}")
+        document = {
+            "exported_at": datetime.now().astimezone().isoformat(),
+            "about": "Toutes les données que Repères garde sur cette personne.",
+            "rows": {name: [_row(r) for r in rows] for name, rows in data.rows.items()},
+            "files_missing": missing,
+        }
+        archive.writestr(
+            "donnees.json", json.dumps(document, ensure_ascii=False, indent=1, default=str)
+        )
+    return buffer.getvalue()
+
+
+def erase_person(session: Session, store: Store, person_id: int) -> dict[str, int]:
+    """Delete the person, their parcours and files; keep one audit line (ids and counts only)."""
+    person = find_person(session, person_id)
+    data = collect(session, person)
+    counts = {name: len(rows) for name, rows in data.rows.items()}
+    counts["files"] = len(set(data.files))
+    _delete_files(store, data.files)
+    # Reviews this person wrote on others' parcours stay (they are the other person's
+    # record) but lose their author: reviewer_id is SET NULL by the foreign key.
+    for p in data.rows["parcours"]:
+        session.delete(p)
+    session.delete(person)
+    session.add(
+        m.AuditLine(
+            action="person_erased",
+            detail={"person_id": person_id, "platform_id": person.platform_id, "counts": counts},
+        )
+    )
+    session.flush()
+    log.info("person %s erased (%s)", person_id, counts)
+    return counts
+
+
+def _delete_files(store: Store, paths: Iterable[str]) -> None:
+    for path in sorted(set(paths)):
+        try:
+            store.delete(path)
+        except StorageError as error:
+            # The database row goes anyway; the operator sees what to remove by hand.
+            log.warning("could not delete file %s: %s", path, type(error).__name__)
+
+
+def apply_retention(session: Session, store: Store, months: int, now: datetime) -> list[int]:
+    """Erase the parcours closed for longer than `months` months; returns their ids."""
+    if months <= 0:
+        raise PrivacyError("retention must be a positive number of months")
+    limit = now - timedelta(days=30.44 * months)
+    old = list(
+        session.scalars(
+            select(m.Parcours).where(
+                m.Parcours.closed_at.is_not(None), m.Parcours.closed_at < limit
+            )
+        )
+    )
+    erased: list[int] = []
+    for parcours in old:
+        data = collect(session, parcours.person)
+        files = [
+            path
+            for ev in data.rows["evidence"]
+            if ev.task.parcours_id == parcours.id
+            for path in _evidence_files(ev)
+        ]
+        files += [d.storage_path for d in data.rows["dossiers"] if d.parcours_id == parcours.id]
+        _delete_files(store, files)
+        erased.append(parcours.id)
+        session.delete(parcours)
+    if erased:
+        session.add(
+            m.AuditLine(action="retention", detail={"parcours_ids": erased, "months": months})
+        )
+    session.flush()
+    return erased
