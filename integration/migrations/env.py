@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 from integration import models  # noqa: F401  (registers every table)
-from integration.lti import models as lti_models  # noqa: F401  (LTI-internal tables)
 from integration.db import Base
+from integration.lti import models as lti_models  # noqa: F401  (LTI-internal tables)
 
 config = context.config
 

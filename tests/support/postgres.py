@@ -56,16 +56,30 @@ class Cluster:
     def start(self) -> str:
         data = self.dir / "data"
         self._run(
-            str(self.bindir / "initdb"), "-D", str(data), "-U", self.user,
-            "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
+            str(self.bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
         )
         opts = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         self._run(
-            str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts,
-            "-l", str(self.dir / "log"), "-w", "start",
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "start",
         )
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -78,7 +92,9 @@ class Cluster:
 
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+            self._run(
+                str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"
+            )
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -1,0 +1,126 @@
+"""The accompagnateur's pages (`/cours`): the candidats of the course, one candidat's file,
+the review of one compétence, the coverage of the whole course."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
+
+from .. import parcours as services
+from ..auth import Actor, require_actor
+from ..models import Parcours, ParcoursStatus, Role
+from ..parcours.errors import Forbidden, NotFound, ParcoursError
+from ..parcours.services import STATUS_ORDER, UNSET, _Unset
+from ..parcours.text import parse_date
+from ..referentiel_catalog import load_catalog
+from . import board, grades
+from .forms import Form
+from .web import actor, bp, form, page, run
+from .words import STATUS_WORDS, VERDICT_WORDS
+
+accompagnateur_only = require_actor(Role.ACCOMPAGNATEUR, Role.COORDINATEUR)
+
+GRADEBOOK_FAILED = ("Le carnet de notes de Moodle n’a pas répondu. Ce n’est pas grave : "
+                    "tout est enregistré ici, la note suivra au prochain changement.")
+
+
+def _gradebook(who: Actor, parcours_id: int) -> None:
+    """Send progress to Moodle after a change; a failure is told discreetly."""
+    if grades.send_progress(who, parcours_id) is False:
+        flash(GRADEBOOK_FAILED, "note")
+
+
+@bp.get("/cours")
+@accompagnateur_only
+def cours() -> ResponseReturnValue:
+    who = actor()
+    roster = board.course_roster(who)
+    found = run(lambda db: board.course_board(db, who, load_catalog(db), roster))
+    return page("pages/cours.html", board=found)
+
+
+@bp.get("/cours/tableau")
+@accompagnateur_only
+def cours_tableau() -> ResponseReturnValue:
+    who = actor()
+    found = run(lambda db: board.course_board(db, who, load_catalog(db), board.Roster(None, False)))
+    return page("pages/tableau.html", board=found)
+
+
+def _next_status(current: ParcoursStatus) -> ParcoursStatus | None:
+    index = STATUS_ORDER.index(current)
+    return STATUS_ORDER[index + 1] if index + 1 < len(STATUS_ORDER) else None
+
+
+@bp.get("/cours/candidats/<int:parcours_id>")
+@accompagnateur_only
+def candidat(parcours_id: int) -> ResponseReturnValue:
+    who = actor()
+    file = run(lambda db: board.candidat_file(db, who, parcours_id, load_catalog(db)))
+    return page("pages/candidat.html", file=file, form=Form(),
+                next_status=_next_status(file.parcours.status), status_words=STATUS_WORDS)
+
+
+@bp.post("/cours/candidats/<int:parcours_id>/etape")
+@accompagnateur_only
+def candidat_status(parcours_id: int) -> ResponseReturnValue:
+    who = actor()
+    values = form()
+    status = values.get("status", "")
+    version = int(values["version"]) if values.get("version", "").isdigit() else None
+    try:
+        jury: date | None | _Unset = UNSET
+        if "jury_date" in values:
+            jury = parse_date(values.get("jury_date"), "jury_date")
+
+        def change(db: Session) -> Parcours:
+            board.parcours_in_course(db, who, parcours_id)
+            return services.change_status(db, who, parcours_id, status, jury_date=jury,
+                                          catalog=load_catalog(db), expected_version=version)
+
+        parcours = run(change)
+    except ParcoursError as error:
+        if isinstance(error, NotFound | Forbidden):
+            raise
+        filled = Form.of(values).refuse(error, "status")
+        file = run(lambda db: board.candidat_file(db, who, parcours_id, load_catalog(db)))
+        return page("pages/candidat.html", status=filled.status, file=file, form=filled,
+                    next_status=_next_status(file.parcours.status), status_words=STATUS_WORDS)
+    flash(f"C’est enregistré : le parcours est « {STATUS_WORDS[parcours.status]} ».", "ok")
+    _gradebook(who, parcours_id)
+    return redirect(url_for("pages.candidat", parcours_id=parcours_id) + "#etape", code=303)
+
+
+@bp.route("/cours/candidats/<int:parcours_id>/competences/<ref_id>/<version>/<code>",
+          methods=["GET", "POST"])
+@accompagnateur_only
+def review(parcours_id: int, ref_id: str, version: str, code: str) -> ResponseReturnValue:
+    who = actor()
+    filled = Form()
+    if request.method == "POST":
+        values = form()
+        try:
+            run(lambda db: services.add_review(
+                db, who, board.parcours_in_course(db, who, parcours_id).id,
+                referentiel_id=ref_id, referentiel_version=version, competence_code=code,
+                verdict=values.get("verdict", ""), comment=values.get("comment", ""),
+                catalog=load_catalog(db)))
+        except ParcoursError as error:
+            if isinstance(error, NotFound | Forbidden):
+                raise
+            filled = Form.of(values).refuse(error, "verdict")
+        else:
+            word = VERDICT_WORDS.get(values.get("verdict", "").lower(), "")
+            flash(f"Votre avis est enregistré : {word}.", "ok")
+            _gradebook(who, parcours_id)
+            return redirect(url_for("pages.candidat", parcours_id=parcours_id)
+                            + f"#c-{code}", code=303)
+    screen = run(lambda db: board.review_screen(db, who, parcours_id, ref_id, version, code,
+                                                load_catalog(db)))
+    if request.method == "GET" and screen.earlier:
+        last = screen.earlier[0]
+        filled = Form.of({"verdict": last.verdict.value, "comment": last.comment})
+    return page("pages/review.html", status=filled.status, screen=screen, form=filled)

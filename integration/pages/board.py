@@ -1,0 +1,387 @@
+"""What the accompagnateur's screens show: the candidats of a course, where each stands,
+the coverage of the whole course, one candidat's file, one compétence to review.
+
+The course-wide views read the whole course in a fixed number of queries (a course of
+60 candidats with thousands of tasks is one page): the per-parcours `coverage` service
+would cost one round of queries per candidat. Who may see what stays the parcours
+services' rule (`visible_parcours`); these pages narrow it to the course of the launch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from referentiels import Catalog, Referentiel
+
+from .. import parcours as services
+from ..auth import Actor
+from ..db import transaction
+from ..lti.errors import ServiceError
+from ..lti.services import Member, list_members
+from ..models import (
+    Course,
+    Evidence,
+    HistoryEntry,
+    Membership,
+    Parcours,
+    ParcoursStatus,
+    Person,
+    Platform,
+    Review,
+    Role,
+    Tag,
+    Task,
+)
+from ..parcours.access import require_accompagnateur, visible_parcours
+from ..parcours.coverage import Coverage, ItemCoverage
+from ..parcours.errors import NotFound
+from ..parcours.items import Item, find_item, items_of
+from ..runtime import current_runtime
+from .screens import Photo, TaskCard, chosen_referentiels, task_cards
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "Ce parcours n’existe pas dans ce cours, ou vous ne pouvez pas le voir."
+
+# --- names and roles: who is in the course -----------------------------------------------------
+
+ROSTER_SECONDS = 120.0
+_roster_lock = threading.Lock()
+
+
+def _roster_cache() -> dict[int, tuple[float, list[Member]]]:
+    # Per app (its runtime), in this process only: another instance asks Moodle itself.
+    cache: dict[int, tuple[float, list[Member]]] = current_runtime().extras.setdefault(
+        "pages.roster", {})
+    return cache
+
+
+@dataclass(frozen=True)
+class Roster:
+    members: list[Member] | None  # None: the platform's list could not be read
+    asked: bool  # whether the course offers names and roles at all
+
+
+def course_roster(who: Actor) -> Roster:
+    """The platform's list of the course's people (NRPS), kept two minutes in this process.
+
+    Never fails: a platform that does not answer leaves the page with who has launched.
+    Runs outside the page's transaction (an HTTP call must not hold the database).
+    """
+    now = time.monotonic()
+    cache = _roster_cache()
+    with _roster_lock:
+        cached = cache.get(who.course_id)
+    if cached and now - cached[0] < ROSTER_SECONDS:
+        return Roster(cached[1], True)
+    with transaction(current_runtime().sessions) as db:
+        course = db.get(Course, who.course_id)
+        platform = db.get(Platform, who.platform_id)
+    if course is None or platform is None or not course.nrps_url:
+        return Roster(None, False)
+    try:
+        members = list_members(platform, course)
+    except (ServiceError, OSError, ValueError) as error:
+        log.warning("names and roles of course %s unavailable: %s", who.course_id, error)
+        return Roster(None, True)
+    with _roster_lock:
+        cache[who.course_id] = (now, members)
+    return Roster(members, True)
+
+
+def forget_roster(course_id: int | None = None) -> None:
+    cache = _roster_cache()
+    with _roster_lock:
+        if course_id is None:
+            cache.clear()
+        else:
+            cache.pop(course_id, None)
+
+
+# --- the course, candidat by candidat -------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    """One bloc of one candidat: how many of its compétences show what."""
+
+    total: int = 0
+    with_tasks: int = 0
+    with_evidence: int = 0
+    oui: int = 0
+    partiellement: int = 0
+    non: int = 0
+
+    @property
+    def reviewed(self) -> int:
+        return self.oui + self.partiellement + self.non
+
+
+@dataclass(frozen=True)
+class Column:
+    referentiel_id: str
+    referentiel_version: str
+    code: str
+    intitule: str
+    falc: str | None
+    number: int  # 1, 2, … within its référentiel: short headers on small screens
+
+
+@dataclass
+class Row:
+    name: str
+    person_id: int | None
+    parcours: Parcours | None
+    launched: bool
+    task_count: int = 0
+    last_activity: datetime | None = None
+    totals: Cell = field(default_factory=Cell)
+    cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)
+    referentiels: list[Referentiel] = field(default_factory=list)
+
+    @property
+    def percent(self) -> int:
+        if not self.totals.total:
+            return 0
+        return round(100 * self.totals.with_evidence / self.totals.total)
+
+
+@dataclass
+class Board:
+    course: Course
+    rows: list[Row]
+    columns: list[Column]
+    referentiels: list[Referentiel]
+    roster_failed: bool
+    roster_used: bool
+
+    @property
+    def ready_count(self) -> int:
+        return sum(1 for r in self.rows if r.parcours is not None
+                   and r.parcours.status is ParcoursStatus.PRET_POUR_LE_JURY)
+
+
+def _course_parcours(db: Session, who: Actor) -> list[Parcours]:
+    stmt = (
+        visible_parcours(who)
+        .where(Parcours.course_id == who.course_id)
+        .options(joinedload(Parcours.person), selectinload(Parcours.referentiels))
+        .order_by(Parcours.id)
+    )
+    return list(db.scalars(stmt).unique())
+
+
+def course_board(db: Session, who: Actor, catalog: Catalog, roster: Roster) -> Board:
+    """Every candidat of the course of the launch, with their progress bloc by bloc."""
+    require_accompagnateur(
+        who, "Cette page est pour les accompagnateurs du cours.")
+    course = db.get(Course, who.course_id)
+    if course is None:
+        raise NotFound("Ce cours n’existe pas ici. Relancez Repères depuis Moodle.")
+    parcours = _course_parcours(db, who)
+    ids = [p.id for p in parcours]
+
+    tasks = {pid: (n, last) for pid, n, last in db.execute(
+        select(Task.parcours_id, func.count(Task.id), func.max(Task.updated_at))
+        .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
+        .group_by(Task.parcours_id)
+    ).all()} if ids else {}
+    history: dict[int, datetime] = dict(db.execute(
+        select(HistoryEntry.parcours_id, func.max(HistoryEntry.at))
+        .where(HistoryEntry.parcours_id.in_(ids)).group_by(HistoryEntry.parcours_id)
+    ).all()) if ids else {}
+    # Per compétence of each parcours: how many live tasks show it, and whether one of
+    # them has evidence, counted by the database (a course is thousands of tags).
+    has_evidence = (
+        select(Evidence.id)
+        .where(Evidence.task_id == Tag.task_id, Evidence.deleted_at.is_(None))
+        .exists()
+    )
+    tagged: dict[tuple[int, str, str, str], tuple[int, bool]] = {}
+    if ids:
+        for pid, ref_id, version, code, count, proven in db.execute(
+            select(Task.parcours_id, Tag.referentiel_id, Tag.referentiel_version,
+                   Tag.competence_code, func.count(Tag.id),
+                   func.max(case((has_evidence, 1), else_=0)))
+            .join(Task, Task.id == Tag.task_id)
+            .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
+            .group_by(Task.parcours_id, Tag.referentiel_id, Tag.referentiel_version,
+                      Tag.competence_code)
+        ).all():
+            tagged[(pid, ref_id, version, code)] = (count, bool(proven))
+    verdicts: dict[tuple[int, str, str, str], str] = {}
+    if ids:
+        for pid, ref_id, version, code, given in db.execute(
+            select(Review.parcours_id, Review.referentiel_id, Review.referentiel_version,
+                   Review.competence_code, Review.verdict)
+            .where(Review.parcours_id.in_(ids)).order_by(Review.id.desc())
+        ).all():
+            verdicts.setdefault((pid, ref_id, version, code), given.value)
+
+    columns: dict[tuple[str, str, str], Column] = {}
+    referentiels: dict[tuple[str, str], Referentiel] = {}
+    rows: list[Row] = []
+    seen_people: set[int] = set()
+    for p in parcours:
+        refs = chosen_referentiels(p, catalog)
+        count, last_task = tasks.get(p.id, (0, None))
+        row = Row(p.person.display_name, p.person_id, p, True, count,
+                  _latest(history.get(p.id), last_task), referentiels=refs)
+        for ref in refs:
+            referentiels.setdefault(ref.key, ref)
+            for number, bloc in enumerate(ref.blocs, start=1):
+                columns.setdefault((ref.id, ref.version, bloc.code), Column(
+                    ref.id, ref.version, bloc.code, bloc.intitule, bloc.falc, number))
+            for item in items_of(ref):
+                cell = row.cells.setdefault((ref.id, ref.version, item.bloc_code), Cell())
+                key = (p.id, ref.id, ref.version, item.code)
+                count, proven = tagged.get(key, (0, False))
+                verdict = verdicts.get(key)
+                for target in (cell, row.totals):
+                    target.total += 1
+                    target.with_tasks += count > 0
+                    target.with_evidence += proven
+                    if verdict:
+                        setattr(target, verdict, getattr(target, verdict) + 1)
+        rows.append(row)
+        seen_people.add(p.person_id)
+
+    rows.extend(_not_started(db, who, roster, seen_people))
+    rows.sort(key=lambda r: (r.parcours is None, r.name.lower()))
+    return Board(course, rows, list(columns.values()), list(referentiels.values()),
+                 roster_failed=roster.asked and roster.members is None,
+                 roster_used=roster.members is not None)
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    found = [m for m in moments if m is not None]
+    return max(found) if found else None
+
+
+def _not_started(db: Session, who: Actor, roster: Roster, seen: set[int]) -> list[Row]:
+    """Candidats of the course without a parcours yet: launched once, or listed by Moodle."""
+    rows: list[Row] = []
+    known: set[str] = set()
+    for person, last in db.execute(
+        select(Person, Membership.last_launch_at)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.course_id == who.course_id, Membership.role == Role.CANDIDAT)
+    ).all():
+        known.add(person.sub)
+        if person.id not in seen:
+            seen.add(person.id)
+            rows.append(Row(person.display_name, person.id, None, True, last_activity=last))
+    for member in roster.members or []:
+        if (member.role is not Role.CANDIDAT or member.status != "Active"
+                or member.user_id in known):
+            continue
+        known.add(member.user_id)
+        name = member.name or " ".join(
+            p for p in (member.given_name, member.family_name) if p) or member.email
+        rows.append(Row(name or "Personne sans nom", None, None, False))
+    return rows
+
+
+# --- one candidat --------------------------------------------------------------------------------
+
+
+def parcours_in_course(db: Session, who: Actor, parcours_id: int) -> Parcours:
+    """The parcours if it belongs to the course of the launch (404 otherwise)."""
+    require_accompagnateur(
+        who, "Cette page est pour les accompagnateurs du cours.")
+    parcours = services.get_parcours(db, who, parcours_id)
+    if parcours.course_id != who.course_id:
+        raise NotFound(NOT_FOUND)
+    return parcours
+
+
+@dataclass
+class CandidatFile:
+    parcours: Parcours
+    person: Person
+    coverage: Coverage
+    cards: list[TaskCard]
+    photos: dict[int, list[Photo]]
+
+
+def candidat_file(db: Session, who: Actor, parcours_id: int, catalog: Catalog) -> CandidatFile:
+    """The positionnement grid, the tasks and their photos of one candidat of the course."""
+    parcours = parcours_in_course(db, who, parcours_id)
+    cov = services.coverage(db, who, parcours.id, catalog=catalog)
+    tasks = services.list_tasks(db, who, parcours.id)
+    return CandidatFile(parcours, parcours.person, cov, task_cards(db, tasks),
+                        _photos(db, tasks))
+
+
+def _photos(db: Session, tasks: list[Task]) -> dict[int, list[Photo]]:
+    found: dict[int, list[Photo]] = defaultdict(list)
+    if not tasks:
+        return found
+    live = select(Task.id).where(Task.parcours_id == tasks[0].parcours_id,
+                                 Task.deleted_at.is_(None))
+    for e in db.execute(
+        select(Evidence.id, Evidence.task_id, Evidence.kind, Evidence.caption,
+               Evidence.original_name, Evidence.preview_path, Evidence.medium_path,
+               Evidence.width, Evidence.height)
+        .where(Evidence.task_id.in_(live), Evidence.deleted_at.is_(None))
+        .order_by(Evidence.id)
+    ).all():
+        found[e.task_id].append(Photo.of(e))
+    return found
+
+
+@dataclass(frozen=True)
+class LinkedTask:
+    task: Task
+    comment: str
+    photos: list[Photo]
+
+
+@dataclass
+class ReviewScreen:
+    parcours: Parcours
+    person: Person
+    referentiel: Referentiel
+    item: Item
+    coverage: ItemCoverage | None
+    tasks: list[LinkedTask]
+    earlier: list[Review]
+
+
+def review_screen(db: Session, who: Actor, parcours_id: int, ref_id: str, version: str,
+                  code: str, catalog: Catalog) -> ReviewScreen:
+    """One compétence of one candidat: the tasks and photos that show it, and the reviews."""
+    parcours = parcours_in_course(db, who, parcours_id)
+    ref = catalog.find(ref_id, version)
+    item = find_item(ref, code) if ref is not None else None
+    if ref is None or item is None or (ref_id, version) not in {
+        (r.referentiel_id, r.referentiel_version) for r in parcours.referentiels
+    }:
+        raise NotFound("Cette compétence n’est pas dans le référentiel de ce parcours.")
+    cov = services.coverage(db, who, parcours.id, catalog=catalog)
+    found: ItemCoverage | None = None
+    for rc in cov.referentiels:
+        if (rc.referentiel_id, rc.referentiel_version) == (ref_id, version):
+            for bloc in rc.blocs:
+                found = next((i for i in bloc.items if i.code == code), found)
+    tasks = services.list_tasks(db, who, parcours.id)
+    linked_ids = set(found.task_ids if found else [])
+    linked = [t for t in tasks if t.id in linked_ids]
+    comments = {t.task_id: t.comment for t in db.scalars(select(Tag).where(
+        Tag.task_id.in_(linked_ids), Tag.referentiel_id == ref_id,
+        Tag.referentiel_version == version, Tag.competence_code == code))} if linked_ids else {}
+    photos = _photos(db, tasks) if linked else {}
+    earlier = [r for r in services.list_reviews(db, who, parcours.id)
+               if (r.referentiel_id, r.referentiel_version, r.competence_code)
+               == (ref_id, version, code)]
+    return ReviewScreen(parcours, parcours.person, ref, item, found,
+                        [LinkedTask(t, comments.get(t.id, ""), photos.get(t.id, []))
+                         for t in linked], earlier)
