@@ -41,13 +41,14 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     app.register_blueprint(health.bp)
     # One line per room of the service; each module owns its own line.
     # -- blueprints --
-    from . import api, home, lti, pages, sync_views
+    from . import api, dossier_views, home, lti, pages, sync_views
 
     lti.init_app(app)  # the actor session, /lti/*, and /demo when settings.demo
     app.register_blueprint(home.bp)  # /
     app.register_blueprint(api.bp)  # /api/v1
     app.register_blueprint(sync_views.bp)  # /sync
     app.register_blueprint(pages.bp)  # /moi, /cours
+    app.register_blueprint(dossier_views.bp)  # /dossier
     # -- end blueprints --
     return app
 

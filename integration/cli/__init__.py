@@ -67,18 +67,10 @@ def serve(cli: CliContext, host: str, port: int, debug: bool, sync_every: str | 
         app = create_app(settings)
     except DatabaseNotReady as exc:
         raise click.ClickException(str(exc)) from None
-    start_background_work(app)
+    from ..background import start_background_work
+
+    start_background_work(app.extensions["reperes"])
     app.run(host=host, port=port, debug=debug, use_reloader=debug, threaded=True)
-
-
-def start_background_work(app) -> None:  # type: ignore[no-untyped-def]
-    """The periodic sync, when settings ask for it (each process; a lease serialises them)."""
-    from ..runtime import Runtime
-    from ..sync import start_background_sync
-
-    runtime: Runtime = app.extensions["reperes"]
-    if runtime.settings.sync_every:
-        start_background_sync(runtime, runtime.settings.sync_every)
 
 
 @main.group()
@@ -97,7 +89,7 @@ def db_upgrade(cli: CliContext) -> None:
 
 
 def _register_groups() -> None:
-    from . import demo, keys, person, platform, referentiels, suggest, sync
+    from . import demo, dossier, keys, person, platform, referentiels, suggest, sync
 
     main.add_command(referentiels.group)
     main.add_command(platform.group)
@@ -108,7 +100,7 @@ def _register_groups() -> None:
     main.add_command(suggest.command)
     main.add_command(person.group)
     main.add_command(person.retention)
-    __import__(f"{__package__}.dossier", fromlist=["_"]).register(main)  # dossier, storage
+    dossier.register(main)  # dossier, storage
 
 
 _register_groups()

@@ -1,0 +1,211 @@
+"""`reperes dossier build|template` and `reperes storage retry|pending`.
+
+Exit codes of `reperes storage retry`: 0 nothing left due (or the queue is empty), 3 some
+writes still wait (the store is still down or refuses: see the errors printed), 75 another
+process is retrying right now (EX_TEMPFAIL).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import CliContext, pass_ctx
+
+EXIT_WAITING = 3
+EXIT_BUSY = 75
+
+
+def _ready(cli: CliContext):  # type: ignore[no-untyped-def]
+    from ..db import DatabaseNotReady, check_ready
+
+    runtime = cli.runtime
+    try:
+        check_ready(runtime.engine)
+    except DatabaseNotReady as exc:
+        raise click.ClickException(str(exc)) from None
+    return runtime
+
+
+@click.group("dossier")
+def group() -> None:
+    """Word dossiers de preuves."""
+
+
+@group.command("build")
+@click.option("--parcours", "parcours_id", required=True, type=int, help="The parcours id.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the .docx here ('-' for standard output).")
+@click.option("--no-publish", is_flag=True, help="Record it, but do not write it to the store.")
+@pass_ctx
+def build(cli: CliContext, parcours_id: int, out: Path | None, no_publish: bool) -> None:
+    """Make a new version of a parcours' dossier, record it and write it to the store."""
+    from ..db import transaction
+    from ..dossier import generate_dossier, operator_actor
+    from ..parcours.errors import ParcoursError
+
+    runtime = _ready(cli)
+    try:
+        with transaction(runtime.sessions) as session:
+            actor = operator_actor(session, parcours_id)
+        made = generate_dossier(runtime, actor, parcours_id, publish=not no_publish)
+    except ParcoursError as exc:
+        raise click.ClickException(exc.message) from None
+    if out is not None:
+        if str(out) == "-":
+            sys.stdout.buffer.write(made.data)
+            sys.stdout.buffer.flush()
+        else:
+            out.write_bytes(made.data)
+    echo = (lambda text: click.echo(text, err=True)) if str(out) == "-" else click.echo
+    echo(f"dossier version {made.version} of parcours {parcours_id}: {len(made.data)} bytes, "
+         f"template {made.template}")
+    if made.outcome is not None:
+        where = made.outcome.path or "(queued)"
+        echo(f"store: {made.outcome.state} {where}")
+        if made.outcome.message:
+            echo(made.outcome.message)
+        if made.outcome.error:
+            echo(f"storage error: {made.outcome.error}")
+
+
+@group.command("template")
+@click.option("--platform", "platform_id", required=True, type=int, help="The platform id.")
+@click.option("--default", "use_default", is_flag=True,
+              help="Forget the platform's template: use the default one again.")
+@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(1, 600),
+              help="Seconds allowed to check the template.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False,
+                                                         path_type=Path))
+@pass_ctx
+def template(
+    cli: CliContext, platform_id: int, use_default: bool, timeout: float, file: Path | None
+) -> None:
+    """Check a structure's Word template (.docx) and keep it for its platform."""
+    from ..db import transaction
+    from ..dossier import clear_platform_template, set_platform_template
+
+    if use_default == (file is not None):
+        raise click.UsageError("give a FILE, or --default (not both)")
+    runtime = _ready(cli)
+    if use_default:
+        with transaction(runtime.sessions) as session:
+            removed = clear_platform_template(session, platform_id)
+        click.echo("default template in use" + ("" if removed else " (it already was)"))
+        return
+    assert file is not None
+    with transaction(runtime.sessions) as session:
+        problems = set_platform_template(session, platform_id, file.read_bytes(), file.name,
+                                         timeout=timeout)
+    if problems:
+        click.echo("Modèle refusé :", err=True)
+        for problem in problems:
+            click.echo(f"- {problem}", err=True)
+        raise SystemExit(1)
+    click.echo(f"template {file.name} kept for platform {platform_id}")
+
+
+@group.command("check")
+@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(1, 600))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def check(timeout: float, file: Path) -> None:
+    """Check a Word template without keeping it (e.g. the one REPERES_DOSSIER_TEMPLATE names)."""
+    from ..dossier import check_template_isolated
+
+    problems = check_template_isolated(file.read_bytes(), timeout=timeout)
+    if problems:
+        click.echo("Modèle refusé :", err=True)
+        for problem in problems:
+            click.echo(f"- {problem}", err=True)
+        raise SystemExit(1)
+    click.echo(f"{file.name}: le modèle est bon")
+
+
+@group.command("settings")
+@click.option("--platform", "platform_id", required=True, type=int, help="The platform id.")
+@click.option("--nextcloud-user", type=click.Choice(["username", "email", "email_localpart",
+                                                     "sub", "none"]),
+              help="How an accompagnateur's Nextcloud user name is found, to share the "
+                   "candidats' folders with them ('none': never share).")
+@click.option("--structure", help="The structure's name, as the dossier prints it.")
+@click.option("--folder", help="The top folder of the dossiers in the store (default RAE).")
+@click.option("--timezone", help="The structure's time zone (default Europe/Paris).")
+@pass_ctx
+def settings(cli: CliContext, platform_id: int, nextcloud_user: str | None,
+             structure: str | None, folder: str | None, timezone: str | None) -> None:
+    """Show or change a platform's dossier and sharing settings."""
+    from ..db import transaction
+    from ..models import Platform
+
+    runtime = _ready(cli)
+    changes = {"nextcloud_user": nextcloud_user, "structure": structure,
+               "dossier_folder": folder, "timezone": timezone}
+    with transaction(runtime.sessions) as session:
+        platform = session.get(Platform, platform_id)
+        if platform is None:
+            raise click.ClickException(f"no platform {platform_id}")
+        values = dict(platform.settings or {})
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if value in ("", "none"):
+                values.pop(key, None)
+            else:
+                values[key] = value
+        platform.settings = values
+        shown = {k: values.get(k) for k in changes}
+    for key, value in shown.items():
+        click.echo(f"{key}: {value if value is not None else '(default)'}")
+
+
+@click.group("storage")
+def storage() -> None:
+    """Shared storage (Nextcloud or a local folder): the queue of writes."""
+
+
+@storage.command("retry")
+@click.option("--all", "retry_all", is_flag=True, help="Also the writes not due yet.")
+@pass_ctx
+def retry(cli: CliContext, retry_all: bool) -> None:
+    """Try again the writes that failed (a store down, a quota full…)."""
+    from ..publication import drain_pending_writes
+
+    runtime = _ready(cli)
+    report = drain_pending_writes(runtime, include_not_due=retry_all)
+    click.echo(report.summary())
+    for error in report.errors:
+        click.echo(f"- {error}", err=True)
+    if report.busy:
+        raise SystemExit(EXIT_BUSY)
+    if report.still_queued or report.errors:
+        raise SystemExit(EXIT_WAITING)
+
+
+@storage.command("pending")
+@pass_ctx
+def pending(cli: CliContext) -> None:
+    """List the writes waiting in the queue."""
+    from ..db import transaction
+    from ..publication import pending_writes
+
+    runtime = _ready(cli)
+    with transaction(runtime.sessions) as session:
+        rows = pending_writes(session)
+        if not rows:
+            click.echo("the queue is empty")
+        for row in rows:
+            what = f"dossier {row.dossier_id}" if row.dossier_id else f"photo {row.evidence_id}"
+            click.echo(f"{what}: {row.attempts} attempt(s), next at "
+                       f"{row.next_attempt_at.isoformat(timespec='seconds')}"
+                       + (f", last error: {row.last_error}" if row.last_error else ""))
+
+
+#: What `reperes` registers from this module.
+COMMANDS = (group, storage)
+
+
+def register(main: click.Group) -> None:
+    for command in COMMANDS:
+        main.add_command(command)

@@ -1,0 +1,166 @@
+"""The dossier for people: make it (POST) and download it (GET), from the pages.
+
+- ``POST /dossier/<parcours id>``: make a new version (form with the session's CSRF
+  token, the one the API and the pages use), then go to its download (303);
+- ``GET /dossier/<parcours id>[?version=N]``: the latest version, or version N, as
+  ``Dossier de preuves - <Nom Prénom>.docx``.
+
+Who may: exactly who may read the parcours (`integration.parcours.access`): the candidat
+in their course, the accompagnateurs of the course, the coordinateur. Others get 404.
+The pages include ``dossier/_links.html`` (it reads `dossier_panel`, given here to every
+template).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import unicodedata
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from flask import Blueprint, Response, abort, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from .api.common import CSRF_HEADER, CSRF_SESSION_KEY, csrf_token
+from .auth import Actor, current_actor
+from .db import transaction
+from .dossier import (
+    DOCX_TYPE,
+    DossierStatus,
+    dossier_bytes,
+    dossier_status,
+    download_name,
+    find_dossier,
+    generate_dossier,
+    person_of,
+)
+from .errors import error_page
+from .parcours.errors import ParcoursError
+from .publication import person_name
+from .runtime import current_runtime
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("dossier", __name__)
+
+CSRF_FIELD = "csrf_token"
+
+
+class _CsrfRefused(Exception):
+    pass
+
+
+def _actor() -> Actor:
+    found = current_actor()
+    if found is None:
+        abort(401)
+    return found
+
+
+def _netloc(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+def _check_csrf() -> None:
+    """The form comes from one of our pages of this session (same rule as the pages')."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != "null":
+        allowed = {_netloc(request.host_url)}
+        base = current_runtime().settings.base_url
+        if base:
+            allowed.add(_netloc(base))
+        if _netloc(origin) not in allowed:
+            raise _CsrfRefused("origin")
+    elif origin is None and request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise _CsrfRefused("origin")
+    expected = session.get(CSRF_SESSION_KEY)
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")
+    if not isinstance(expected, str) or not expected or not hmac.compare_digest(
+        expected.encode(), sent.encode()
+    ):
+        raise _CsrfRefused("token")
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the real name in RFC 5987 (filename*)."""
+    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join(c for c in fallback if c.isprintable() and c not in '"\\') or "dossier.docx"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@bp.post("/dossier/<int:parcours_id>")
+def generate(parcours_id: int) -> ResponseReturnValue:
+    """Make a new version of the dossier, then download it."""
+    who = _actor()
+    _check_csrf()
+    made = generate_dossier(current_runtime(), who, parcours_id)
+    return redirect(
+        url_for("dossier.download", parcours_id=parcours_id, version=made.version), code=303
+    )
+
+
+@bp.get("/dossier/<int:parcours_id>")
+def download(parcours_id: int) -> ResponseReturnValue:
+    """The latest dossier (or ?version=N) as a Word file."""
+    who = _actor()
+    version = request.args.get("version", type=int)
+    runtime = current_runtime()
+    with transaction(runtime.sessions) as db:
+        dossier = find_dossier(db, who, parcours_id, version)
+        name = download_name(person_name(person_of(db, parcours_id)))
+        db.expunge(dossier)
+    data = dossier_bytes(runtime.store, dossier)
+    response = Response(data, mimetype=DOCX_TYPE)
+    response.headers["Content-Disposition"] = content_disposition(name)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(dossier.checksum)
+    return response
+
+
+@bp.errorhandler(ParcoursError)
+def _service_error(error: ParcoursError) -> ResponseReturnValue:
+    return error_page(error.status, error.message)
+
+
+@bp.errorhandler(_CsrfRefused)
+def _csrf_refused(_error: _CsrfRefused) -> ResponseReturnValue:
+    log.info("dossier form refused (CSRF) on %s", request.path)
+    return error_page(403, "La page est trop ancienne. Revenez en arrière, rechargez-la "
+                           "et recommencez.")
+
+
+# --- what the pages' template `dossier/_links.html` reads ------------------------------------
+
+
+def dossier_panel(parcours: Any, actor: Actor | None = None) -> dict[str, Any] | None:
+    """The dossier's state for one parcours, for the links template (None: not visible)."""
+    who = actor or current_actor()
+    parcours_id = getattr(parcours, "id", parcours)
+    if who is None or not isinstance(parcours_id, int):
+        return None
+    runtime = current_runtime()
+    in_nextcloud = bool(getattr(runtime.store, "is_nextcloud", False))
+    try:
+        with transaction(runtime.sessions) as db:
+            status: DossierStatus = dossier_status(db, who, parcours_id,
+                                                   in_nextcloud=in_nextcloud)
+            name = person_name(person_of(db, parcours_id))
+    except ParcoursError:
+        return None
+    return {
+        "status": status,
+        "mine": who.is_candidat,
+        "name": name,
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": csrf_token(),
+        "generate_url": url_for("dossier.generate", parcours_id=parcours_id),
+        "download_url": url_for("dossier.download", parcours_id=parcours_id,
+                                version=status.version) if status.version else None,
+    }
+
+
+@bp.app_context_processor
+def _links_context() -> dict[str, Any]:
+    return {"dossier_panel": dossier_panel}
