@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import Session
 
-from connectors.storage import StorageError, Store
+from connectors.storage import NotFound, StorageError, Store
 
 from . import models as m
+from .publication import folder_paths
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ def collect(session: Session, person: m.Person) -> PersonData:
     for ev in evidence:
         data.files.extend(_evidence_files(ev))
     data.files.extend(d.storage_path for d in dossiers if d.storage_path)
+    # The shared folders hold the dossiers, copies a person edited by hand, and photos.
+    data.files.extend(folder_paths(session, parcours_ids))
     return data
 
 
@@ -125,9 +128,13 @@ def export_person(session: Session, store: Store, person_id: int) -> bytes:
     buffer = io.BytesIO()
     missing: list[str] = []
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        written: set[str] = set()
         for path in sorted(set(data.files)):
             try:
-                archive.writestr(f"fichiers/{path}", store.get(path))
+                for file_path in _walk(store, path):
+                    if file_path not in written:
+                        written.add(file_path)
+                        archive.writestr(f"fichiers/{file_path}", store.get(file_path))
             except StorageError as error:
                 missing.append(f"{path}: {type(error).__name__}")
         document = {
@@ -140,6 +147,18 @@ def export_person(session: Session, store: Store, person_id: int) -> bytes:
             "donnees.json", json.dumps(document, ensure_ascii=False, indent=1, default=str)
         )
     return buffer.getvalue()
+
+
+def _walk(store: Store, path: str) -> Iterable[str]:
+    """The files at `path`: itself, or everything below it when it is a folder."""
+    found = store.stat(path)
+    if found is None:
+        raise NotFound(f"missing: {path}", path=path)
+    if not found.is_folder:
+        yield path
+        return
+    for entry in store.list(path):
+        yield from _walk(store, entry.path)
 
 
 def erase_person(session: Session, store: Store, person_id: int) -> dict[str, int]:
@@ -196,6 +215,7 @@ def apply_retention(session: Session, store: Store, months: int, now: datetime) 
             for path in _evidence_files(ev)
         ]
         files += [d.storage_path for d in data.rows["dossiers"] if d.parcours_id == parcours.id]
+        files += folder_paths(session, [parcours.id])
         _delete_files(store, files)
         erased.append(parcours.id)
         session.delete(parcours)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 from . import create_app
+from .background import start_background_work
 from .observability import configure_logging
 from .settings import Settings
 
 _settings = Settings.from_env()
 configure_logging(_settings.log_json, logging.INFO)
 app = create_app(_settings)
-if _settings.sync_every:  # gunicorn loads this module in each worker, after the fork
-    from .sync import start_background_sync
-
-    start_background_sync(app.extensions["reperes"], _settings.sync_every)
+# gunicorn loads this module in each worker, after the fork: each starts its threads.
+start_background_work(app.extensions["reperes"])

@@ -194,16 +194,20 @@ def test_an_accompagnateur_opens_a_photo_of_a_candidat_of_the_course(demo_app: F
     assert other.get(f"/preuve/{evidence}").status_code == 404
 
 
-def test_the_dossier_slot_is_in_place_and_empty(demo_client: FlaskClient):
-    from tests.support.lti import launch_as
-
-    launch_as(demo_client, "accompagnatrice")
-    assert demo_client.get("/cours").status_code == 200
-    folder = Path(demo_client.application.root_path) / "templates" / "pages"
-    assert "SLOT" in (folder / "_dossier_slot.html").read_text(encoding="utf-8")
-    for name in ("moi.html", "candidat.html", "cours.html"):
-        page = (folder / name).read_text(encoding="utf-8")
-        assert '{% include "pages/_dossier_slot.html" %}' in page, name
+def test_the_pages_offer_the_dossier_and_the_module_mapping(demo_app: Flask):
+    parcours_id, _ = candidat_with_a_tagged_photo(demo_app)
+    nadia = launched(demo_app, "accompagnatrice")
+    course = nadia.get("/cours").get_data(as_text=True)
+    assert "Relier les modules du cours aux compétences" in course
+    page = nadia.get(f"/cours/candidats/{parcours_id}").get_data(as_text=True)
+    assert "(Word)" in page and f'action="/dossier/{parcours_id}"' in page
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    made = nadia.post(f"/dossier/{parcours_id}", data={"csrf_token": token})
+    assert made.status_code in (302, 303)
+    download = nadia.get(made.headers["Location"])
+    assert download.status_code == 200
+    assert download.data[:2] == b"PK"
+    assert "Dossier%20de%20preuves" in download.headers["Content-Disposition"]
 
 
 def test_the_course_pages_ask_the_same_few_questions_for_2_or_20_candidats(demo_app: Flask):

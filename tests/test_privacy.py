@@ -128,11 +128,17 @@ def test_operator_exports_then_erases_from_the_command_line(tmp_path: Path) -> N
         cast, _, _ = _story(session, runtime.store)
         alice_id = cast.people["alice"].id
         session.commit()
+    from integration.dossier import generate_dossier
+
+    generate_dossier(runtime, cast.actor("alice"), cast.parcours["alice"].id)
+    stored = [p for p in (tmp_path / "var" / "files").rglob("*") if p.is_file()]
+    assert any(p.name.startswith("Dossier de preuves") for p in stored)
     out = tmp_path / "alice.zip"
     result = runner.invoke(main, ["person", "export", "--id", str(alice_id), "--out", str(out)],
                            env=env)
     assert result.exit_code == 0, result.output
-    assert zipfile.is_zipfile(out)
+    with zipfile.ZipFile(out) as zf:
+        assert any("Dossier de preuves" in name for name in zf.namelist())
     refused = runner.invoke(main, ["person", "erase", "--id", str(alice_id)], env=env, input="n\n")
     assert refused.exit_code == 1 and "nothing erased" in refused.output
     done = runner.invoke(main, ["person", "erase", "--id", str(alice_id), "--yes"], env=env)
@@ -140,4 +146,6 @@ def test_operator_exports_then_erases_from_the_command_line(tmp_path: Path) -> N
     missing = runner.invoke(main, ["person", "export", "--id", str(alice_id), "--out",
                                    str(out)], env=env)
     assert missing.exit_code != 0
+    left = [p for p in (tmp_path / "var" / "files").rglob("*") if p.is_file()]
+    assert left == [], "files of the erased person remain in the storage"
     runtime.engine.dispose()

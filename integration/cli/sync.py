@@ -88,6 +88,14 @@ def sync_command(
         click.echo(report.line())
         for error in report.errors:
             click.echo(f"  error: {error}", err=True)
+    # The same run retries the dossier copies waiting for the shared storage.
+    from ..publication import drain_pending_writes
+
+    drained = drain_pending_writes(runtime)
+    if drained.due or drained.written:
+        click.echo(
+            f"storage: {drained.written} written, {drained.still_queued} still waiting"
+        )
     sys.exit(exit_code(reports))
 
 

@@ -54,13 +54,15 @@ def start_server(root: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [
             sys.executable,
-            str(ROOT / "tests" / "webdav_server.py"),
+            "-m",
+            "tests.webdav_server",
             str(root),
             "--password",
             PASSWORD,
         ],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=ROOT,
     )
     assert process.stdout is not None
     url = process.stdout.readline().strip()
