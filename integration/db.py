@@ -32,6 +32,8 @@ class DatabaseNotReady(Exception):
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the pragmas Repères relies on (WAL and foreign keys on SQLite)."""
+    # SQL errors must never carry row values (names, texts) into logs.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -91,6 +93,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to `revision`."""
     from alembic import command
 
+    if engine.dialect.name == "postgresql":
+        # Several instances may start at once: one migrates, the others wait, then find
+        # nothing left to do.
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_lock(72616570)")
+            try:
+                command.upgrade(_alembic_config(engine), revision)
+            finally:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(72616570)")
+                conn.commit()
+        return
     command.upgrade(_alembic_config(engine), revision)
 
 
