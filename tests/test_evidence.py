@@ -27,7 +27,7 @@ from integration.parcours import (
     open_evidence_file,
     restore_evidence,
 )
-from integration.parcours.files import HEIC_READABLE, MAX_BYTES, prepare, sniff
+from integration.parcours.files import HEIC_READABLE, MAX_BYTES, MEDIUM_SIDE, prepare, sniff
 from tests.support import parcours as support
 from tests.support.parcours import Cast
 
@@ -82,7 +82,7 @@ def test_big_photos_get_a_medium_and_a_preview_copy() -> None:
     Image.new("RGB", (4000, 3000), (10, 120, 10)).save(out, "JPEG", quality=60)
     prepared = prepare(out.getvalue())
     assert prepared.medium is not None and prepared.preview is not None
-    assert Image.open(io.BytesIO(prepared.medium)).size == (1600, 1200)
+    assert Image.open(io.BytesIO(prepared.medium)).size == (MEDIUM_SIDE, MEDIUM_SIDE * 3 // 4)
     assert Image.open(io.BytesIO(prepared.preview)).size == (400, 300)
     assert Image.open(io.BytesIO(prepared.full)).size == (4000, 3000)
 
