@@ -5,10 +5,8 @@ and progress sent to Moodle's gradebook."""
 from __future__ import annotations
 
 from io import BytesIO
-from pathlib import Path
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from integration.demo_platform import demo_of
