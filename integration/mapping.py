@@ -7,6 +7,10 @@ competencies``), those links are proposed, to be confirmed: a Moodle competency 
 one of our compétences when its idnumber (or else its shortname) is the compétence's
 code, ``referentiel#code`` or its full address ``referentiel@version#code``.
 
+A link is "confirmed" (the sync tags with it) or "rejected": a Moodle proposal that a
+person left unticked when saving the module, kept so that it is not proposed again.
+Ticking it later makes it confirmed.
+
 Plain functions: they receive the session and the Moodle client; the caller commits.
 """
 
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -30,7 +34,7 @@ from connectors.moodle import (
 )
 from referentiels import Catalog, Referentiel, ReferentielError
 
-from .models import ActivityMapping, Course
+from .models import MAPPING_CONFIRMED, MAPPING_REJECTED, ActivityMapping, Course
 from .parcours.items import Item, items_of
 from .referentiel_catalog import resolve
 
@@ -132,15 +136,37 @@ def course_modules(client: MoodleClient, moodle_course_id: int) -> list[ModuleIn
 
 
 def mappings_by_module(session: Session, course_id: int) -> dict[int, list[ActivityMapping]]:
-    """The stored links of a course, by module."""
+    """The confirmed links of a course, by module."""
     found: dict[int, list[ActivityMapping]] = {}
     rows = session.scalars(
         select(ActivityMapping)
-        .where(ActivityMapping.course_id == course_id)
+        .where(
+            ActivityMapping.course_id == course_id,
+            ActivityMapping.status == MAPPING_CONFIRMED,
+        )
         .order_by(ActivityMapping.moodle_cmid, ActivityMapping.id)
     )
     for row in rows:
         found.setdefault(row.moodle_cmid, []).append(row)
+    return found
+
+
+def rejected_by_module(session: Session, course_id: int) -> dict[int, set[Address]]:
+    """The Moodle proposals a person refused, by module: never proposed again."""
+    found: dict[int, set[Address]] = {}
+    rows = session.execute(
+        select(
+            ActivityMapping.moodle_cmid,
+            ActivityMapping.referentiel_id,
+            ActivityMapping.referentiel_version,
+            ActivityMapping.competence_code,
+        ).where(
+            ActivityMapping.course_id == course_id,
+            ActivityMapping.status == MAPPING_REJECTED,
+        )
+    )
+    for cmid, ref_id, version, code in rows:
+        found.setdefault(cmid, set()).add((ref_id, version, code))
     return found
 
 
@@ -190,15 +216,21 @@ class Proposals:
         return self.by_cmid.get(cmid, [])
 
 
-def proposals_for_module(client: MoodleClient, cmid: int, index: ItemIndex) -> list[Item]:
-    """Our compétences matching Moodle's competency links of one module, in Moodle's order.
+def proposals_for_module(
+    client: MoodleClient,
+    cmid: int,
+    index: ItemIndex,
+    rejected: Collection[Address] = (),
+) -> list[Item]:
+    """Our compétences matching Moodle's competency links of one module, in Moodle's order,
+    except the ``rejected`` ones.
 
     Raises MoodleFunctionUnavailable when Moodle cannot list them.
     """
     found: list[Item] = []
     for link in sorted(client.list_course_module_competencies(cmid), key=lambda c: c.sortorder):
         for item in index.match(link.competency):
-            if item not in found:
+            if item not in found and item_address(item) not in rejected:
                 found.append(item)
     return found
 
@@ -208,9 +240,11 @@ def fetch_proposals(
     cmids: Sequence[int],
     index: ItemIndex,
     *,
+    rejected: Mapping[int, Collection[Address]] | None = None,
     workers: int = 4,
 ) -> Proposals:
-    """Proposals for several modules, ``workers`` requests in flight at most."""
+    """Proposals for several modules, ``workers`` requests in flight at most, without the
+    ``rejected`` ones (by module)."""
     proposals = Proposals()
     if not cmids:
         return proposals
@@ -229,7 +263,9 @@ def fetch_proposals(
             with opened_lock:
                 opened.append(http)
         try:
-            return cmid, proposals_for_module(client, cmid, index)
+            return cmid, proposals_for_module(
+                client, cmid, index, (rejected or {}).get(cmid, ())
+            )
         except MoodleFunctionUnavailable:
             unavailable.set()
             return cmid, None
@@ -260,12 +296,16 @@ class MappingInvalid(ValueError):
 
 @dataclass
 class MappingChange:
+    """Links confirmed (``added``), no longer confirmed (``removed``), and Moodle
+    proposals newly refused (``rejected``)."""
+
     added: list[Address] = field(default_factory=list)
     removed: list[Address] = field(default_factory=list)
+    rejected: list[Address] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.removed)
+        return bool(self.added or self.removed or self.rejected)
 
 
 def save_module_mapping(
@@ -277,12 +317,17 @@ def save_module_mapping(
     chosen: Iterable[Address],
     allowed: Iterable[Address],
     person_id: int | None,
+    proposed: Iterable[Address] = (),
 ) -> MappingChange:
-    """Make the module's links exactly ``chosen``. Writes nothing when they already are.
+    """Make the module's confirmed links exactly ``chosen``. Writes nothing when they
+    already are.
 
     ``allowed`` is what may be chosen: the course's compétences and the links already
     stored (an old version stays choosable until it is unticked). Removing a link does
     not remove tags the sync already made: a person may have kept them on purpose.
+    ``proposed`` are Moodle's proposals for the module: those not chosen are stored as
+    rejected, so they are not proposed again; a rejected one chosen becomes confirmed.
+    Rejected links stay rejected until chosen.
     """
     wanted: list[Address] = []
     for address in chosen:
@@ -305,37 +350,71 @@ def save_module_mapping(
             )
         )
     )
+    refused: list[Address] = []
+    for address in proposed:
+        if address in allowed_set and address not in wanted and address not in refused:
+            refused.append(address)
     held = {(r.referentiel_id, r.referentiel_version, r.competence_code): r for r in rows}
     change = MappingChange()
+    kept: list[ActivityMapping] = []
     for address, row in held.items():
-        if address not in wanted:
+        if address in wanted or row.status != MAPPING_CONFIRMED:
+            kept.append(row)
+            continue
+        if address in refused:
+            row.status = MAPPING_REJECTED
+            change.rejected.append(address)
+            kept.append(row)
+        else:
             session.delete(row)
-            change.removed.append(address)
+        change.removed.append(address)
     name = module_name.strip()[:500]
     for address in wanted:
-        if address in held:
+        existing = held.get(address)
+        if existing is not None:
+            if existing.status != MAPPING_CONFIRMED:
+                existing.status = MAPPING_CONFIRMED
+                existing.created_by_id = person_id
+                change.added.append(address)
             continue
-        ref_id, version, code = address
-        session.add(
-            ActivityMapping(
-                course_id=course_id,
-                moodle_cmid=cmid,
-                module_name=name,
-                referentiel_id=ref_id,
-                referentiel_version=version,
-                competence_code=code,
-                created_by_id=person_id,
-            )
-        )
+        _add(session, course_id, cmid, name, address, MAPPING_CONFIRMED, person_id)
         change.added.append(address)
+    for address in refused:
+        if address not in held:
+            _add(session, course_id, cmid, name, address, MAPPING_REJECTED, person_id)
+            change.rejected.append(address)
     # Keep the module's name fresh on the rows kept, only when it changed.
     if name:
-        for address, row in held.items():
-            if address in wanted and row.module_name != name:
+        for row in kept:
+            if row.module_name != name:
                 row.module_name = name
     if change.changed:
         session.flush()
     return change
+
+
+def _add(
+    session: Session,
+    course_id: int,
+    cmid: int,
+    name: str,
+    address: Address,
+    status: str,
+    person_id: int | None,
+) -> None:
+    ref_id, version, code = address
+    session.add(
+        ActivityMapping(
+            course_id=course_id,
+            moodle_cmid=cmid,
+            module_name=name,
+            referentiel_id=ref_id,
+            referentiel_version=version,
+            competence_code=code,
+            status=status,
+            created_by_id=person_id,
+        )
+    )
 
 
 def accept_proposals(
@@ -347,19 +426,23 @@ def accept_proposals(
     allowed: Iterable[Address],
     person_id: int | None,
 ) -> list[int]:
-    """Confirm Moodle's proposals for every module that has no link yet. Returns their cmids."""
+    """Confirm Moodle's proposals for every module that has no confirmed link yet, except
+    the proposals refused before. Returns the cmids of the modules linked."""
     held = mappings_by_module(session, course_id)
+    rejected = rejected_by_module(session, course_id)
     allowed_list = list(allowed)
     done: list[int] = []
     for cmid, items in proposals.items():
-        if cmid in held or not items:
+        refused = rejected.get(cmid, set())
+        chosen = [item_address(i) for i in items if item_address(i) not in refused]
+        if cmid in held or not chosen:
             continue
         save_module_mapping(
             session,
             course_id=course_id,
             cmid=cmid,
             module_name=module_names.get(cmid, ""),
-            chosen=[item_address(i) for i in items],
+            chosen=chosen,
             allowed=allowed_list,
             person_id=person_id,
         )

@@ -503,8 +503,15 @@ class PendingWrite(Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
+#: ActivityMapping.status: a link the sync tags with.
+MAPPING_CONFIRMED = "confirmed"
+#: ActivityMapping.status: a proposal from Moodle's own competency links that a person
+#: unticked, kept so that it is not proposed again.
+MAPPING_REJECTED = "rejected"
+
+
 class ActivityMapping(Base):
-    """A Moodle course module -> a compétence, for the sync."""
+    """A Moodle course module -> a compétence, for the sync (when confirmed)."""
 
     __tablename__ = "activity_mapping"
     __table_args__ = (
@@ -522,6 +529,9 @@ class ActivityMapping(Base):
     referentiel_id: Mapped[str] = mapped_column(String(100))
     referentiel_version: Mapped[str] = mapped_column(String(50))
     competence_code: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(
+        String(20), default=MAPPING_CONFIRMED, server_default=MAPPING_CONFIRMED
+    )
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("person.id", ondelete="SET NULL"), default=None
     )

@@ -26,6 +26,7 @@ Decisions (what a reader of this code must know):
   dates, evidence, tags) is never changed or removed; a tag the person removed is not
   put back; a task the person removed stays removed. A link added to the mapping later
   adds the missing tags on the next run; a link removed from the mapping removes no tag.
+  Only confirmed links count: a Moodle proposal a person refused tags nothing.
 - **Versions.** A tag is made against the version of the référentiel the parcours
   chose; when the parcours has not chosen that référentiel, against the mapping's.
 - **Failures.** A failing course or person is recorded in the run's errors and the
@@ -65,6 +66,7 @@ from .db import Base, transaction
 from .locks import DEFAULT_TTL, Lease, LockBusy, read_lease
 from .mapping import Address, address_text, course_offer, parse_address_text
 from .models import (
+    MAPPING_CONFIRMED,
     ActivityMapping,
     Course,
     Evidence,
@@ -335,7 +337,7 @@ def plan_person(
 
 
 def load_modules(session: Session, course_id: int) -> dict[int, MappedModule]:
-    """The mapped modules of a course."""
+    """The mapped modules of a course: their confirmed links."""
     names: dict[int, str] = {}
     addresses: dict[int, list[Address]] = {}
     rows = session.execute(
@@ -346,7 +348,10 @@ def load_modules(session: Session, course_id: int) -> dict[int, MappedModule]:
             ActivityMapping.referentiel_version,
             ActivityMapping.competence_code,
         )
-        .where(ActivityMapping.course_id == course_id)
+        .where(
+            ActivityMapping.course_id == course_id,
+            ActivityMapping.status == MAPPING_CONFIRMED,
+        )
         .order_by(ActivityMapping.moodle_cmid, ActivityMapping.id)
     )
     for cmid, name, ref_id, version, code in rows:
@@ -1123,7 +1128,8 @@ def _sync_platform(
             cid
             for cid in session.scalars(
                 select(ActivityMapping.course_id).where(
-                    ActivityMapping.course_id.in_([c.id for c in course_rows])
+                    ActivityMapping.course_id.in_([c.id for c in course_rows]),
+                    ActivityMapping.status == MAPPING_CONFIRMED,
                 )
             )
         }

@@ -46,6 +46,7 @@ from .mapping import (
     mappings_by_module,
     parse_address_text,
     proposals_for_module,
+    rejected_by_module,
     save_module_mapping,
 )
 from .models import Course, Membership, Platform, Role, SyncRun, utcnow
@@ -165,6 +166,24 @@ def _moodle_modules(
         http.close()
 
 
+def _module_proposals(
+    connection: _Connection, cmid: int, offer: Offer, rejected: set[Address]
+) -> tuple[list[Address], str]:
+    """Moodle's proposals for one module, without the refused ones, and a note when
+    Moodle could not say."""
+    client, http = connection.open()
+    try:
+        items = proposals_for_module(client, cmid, ItemIndex(offer.items), rejected)
+    except MoodleFunctionUnavailable:
+        return [], ""
+    except MoodleError as exc:
+        log.info("mapping page: competency links of module %s: %s", cmid, exc)
+        return [], "Moodle n’a pas pu dire quelles compétences il relie à ce module."
+    finally:
+        http.close()
+    return [item_address(i) for i in items], ""
+
+
 def _label(address: Address, items: dict[Address, Item], catalog: Catalog) -> str:
     item = items.get(address)
     if item is None:
@@ -194,10 +213,12 @@ def _choice_groups(
     proposed: set[Address],
     extra: Iterable[Address],
     catalog: Catalog,
+    refused: Iterable[Address] = (),
 ) -> list[_Group]:
     """The checkboxes: one group per référentiel, one fieldset per bloc."""
     groups: list[_Group] = []
     items_by_address = {item_address(i): i for i in offer.items}
+    refused_set = set(refused)
     for ref in offer.referentiels:
         blocs: dict[str, _Bloc] = {}
         for item in (i for i in offer.items if i.referentiel_id == ref.id
@@ -215,6 +236,7 @@ def _choice_groups(
                     "official": item.intitule if item.falc else "",
                     "checked": address in checked,
                     "proposed": address in proposed,
+                    "refused": address in refused_set and address not in checked,
                 }
             )
         groups.append(_Group(f"{ref.intitule} ({ref.id}, version {ref.version})",
@@ -236,6 +258,7 @@ def _choice_groups(
                                 "official": "",
                                 "checked": a in checked,
                                 "proposed": False,
+                                "refused": False,
                             }
                             for a in others
                         ],
@@ -272,6 +295,7 @@ def modules(course_id: int) -> ResponseReturnValue:
         catalog = load_catalog(db)
         offer = course_offer(course, catalog)
         stored = mappings_by_module(db, course.id)
+        rejected = rejected_by_module(db, course.id)
         connection = _connection(course.platform)
         moodle_id = moodle_course_id(course)
         title = course.title or course.label or f"Cours {course.id}"
@@ -280,7 +304,9 @@ def modules(course_id: int) -> ResponseReturnValue:
     proposals = None
     if found and connection is not None and offer.items:
         unmapped = [m.cmid for m in found if m.cmid not in stored and m.tracks_completion]
-        proposals = fetch_proposals(connection.open, unmapped, ItemIndex(offer.items))
+        proposals = fetch_proposals(
+            connection.open, unmapped, ItemIndex(offer.items), rejected=rejected
+        )
     rows = []
     for module in found or []:
         links = stored.get(module.cmid, [])
@@ -337,6 +363,7 @@ def accept_all(course_id: int) -> ResponseReturnValue:
         course = _course_for(db, actor, course_id)
         offer = course_offer(course, load_catalog(db))
         stored = mappings_by_module(db, course.id)
+        rejected = rejected_by_module(db, course.id)
         connection = _connection(course.platform)
         moodle_id = moodle_course_id(course)
     found, problem = _moodle_modules(connection, moodle_id)
@@ -345,7 +372,9 @@ def accept_all(course_id: int) -> ResponseReturnValue:
         return redirect(url_for("sync.modules", course_id=course_id), code=303)
     # Read again from Moodle: what the page showed may be old, and forms can lie.
     unmapped = [m.cmid for m in found if m.cmid not in stored and m.tracks_completion]
-    proposals = fetch_proposals(connection.open, unmapped, ItemIndex(offer.items))
+    proposals = fetch_proposals(
+        connection.open, unmapped, ItemIndex(offer.items), rejected=rejected
+    )
     with transaction(runtime.sessions) as db:
         done = accept_proposals(
             db,
@@ -376,6 +405,7 @@ def module(course_id: int, cmid: int) -> ResponseReturnValue:
         rows = mappings_by_module(db, course.id).get(cmid, [])
         current = [(r.referentiel_id, r.referentiel_version, r.competence_code) for r in rows]
         stored_name = next((r.module_name for r in rows if r.module_name), "")
+        rejected = rejected_by_module(db, course.id).get(cmid, set())
         connection = _connection(course.platform)
         moodle_id = moodle_course_id(course)
     found, problem = _moodle_modules(connection, moodle_id)
@@ -386,15 +416,27 @@ def module(course_id: int, cmid: int) -> ResponseReturnValue:
         abort(503)  # Moodle cannot say whether it is, and nothing is stored
     name = info.name if info is not None else stored_name or f"Module {cmid}"
     allowed = [item_address(i) for i in offer.items] + current
-
-    error = ""
     chosen: list[Address] = []
     if request.method == "POST":
-        texts = request.form.getlist("competence")
-        parsed = [parse_address_text(t) for t in texts]
+        parsed = [parse_address_text(t) for t in request.form.getlist("competence")]
         if any(p is None for p in parsed):
             abort(400)
         chosen = [p for p in parsed if p is not None]
+
+    # Moodle's proposals: shown for a module without links; read again when saving
+    # (whatever the page showed) so that those left unticked are remembered as refused.
+    proposed: list[Address] = []
+    proposals_note = ""
+    if (
+        (request.method == "POST" or not current)
+        and connection is not None
+        and info is not None
+        and offer.items
+    ):
+        proposed, proposals_note = _module_proposals(connection, cmid, offer, rejected)
+
+    error = ""
+    if request.method == "POST":
         try:
             with transaction(runtime.sessions) as db:
                 change = save_module_mapping(
@@ -405,6 +447,7 @@ def module(course_id: int, cmid: int) -> ResponseReturnValue:
                     chosen=chosen,
                     allowed=allowed,
                     person_id=actor.person_id,
+                    proposed=proposed,
                 )
         except MappingInvalid as exc:
             error = str(exc)
@@ -415,22 +458,8 @@ def module(course_id: int, cmid: int) -> ResponseReturnValue:
                 flash(f"Rien n’a changé pour « {name} ».", "ok")
             return redirect(url_for("sync.modules", course_id=course_id), code=303)
 
-    proposed: list[Address] = []
-    proposals_note = ""
-    if not current and connection is not None and info is not None and offer.items:
-        client, http = connection.open()
-        try:
-            proposed = [
-                item_address(i)
-                for i in proposals_for_module(client, cmid, ItemIndex(offer.items))
-            ]
-        except MoodleFunctionUnavailable:
-            proposals_note = ""
-        except MoodleError as exc:
-            log.info("mapping page: competency links of module %s: %s", cmid, exc)
-            proposals_note = "Moodle n’a pas pu dire quelles compétences il relie à ce module."
-        finally:
-            http.close()
+    if current:
+        proposed = []  # the page proposes only for a module without links
     checked = set(chosen) if request.method == "POST" else set(current or proposed)
     return render_template(
         "sync/module.html",
@@ -438,7 +467,7 @@ def module(course_id: int, cmid: int) -> ResponseReturnValue:
         cmid=cmid,
         name=name,
         info=info,
-        groups=_choice_groups(offer, checked, set(proposed), current, catalog),
+        groups=_choice_groups(offer, checked, set(proposed), current, catalog, rejected),
         has_proposals=bool(proposed) and not current,
         proposals_note=proposals_note,
         problem=problem,

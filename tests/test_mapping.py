@@ -17,6 +17,7 @@ from integration.mapping import (
     item_address,
     mappings_by_module,
     proposals_for_module,
+    rejected_by_module,
     save_module_mapping,
 )
 from integration.models import ActivityMapping, Course
@@ -163,3 +164,91 @@ def test_accepting_proposals_links_only_modules_without_links(world: World) -> N
             select(ActivityMapping.competence_code).where(ActivityMapping.moodle_cmid == 1)
         ).all()
     assert codes == ["C1"]  # module 1 already had its link: untouched
+
+
+def test_unticked_proposals_are_remembered_and_not_proposed_again(world: World) -> None:
+    world.fake.link_competency(4, 40, "C3")
+    world.fake.link_competency(4, 41, "C4")
+    allowed = [item_address(i) for i in aph_items()]
+    with world.sessions.begin() as session:
+        change = save_module_mapping(
+            session, course_id=world.course_id, cmid=4, module_name="Forum",
+            chosen=[address("C3")], allowed=allowed, person_id=world.people["claire"],
+            proposed=[address("C3"), address("C4")],
+        )
+    assert change.added == [address("C3")] and change.rejected == [address("C4")]
+    with world.sessions() as session:
+        assert [r.competence_code for r in mappings_by_module(session, world.course_id)[4]] == [
+            "C3"
+        ]
+        rejected = rejected_by_module(session, world.course_id)
+    assert rejected == {4: {address("C4")}}
+    index = ItemIndex(aph_items())
+    client, http = open_client(world)()
+    try:
+        assert [i.code for i in proposals_for_module(client, 4, index, rejected[4])] == ["C3"]
+    finally:
+        http.close()
+    proposals = fetch_proposals(open_client(world), [4], index, rejected=rejected)
+    assert [i.code for i in proposals.for_module(4)] == ["C3"]
+
+
+def test_ticking_a_refused_proposal_again_confirms_it(world: World) -> None:
+    world.map(4, "C4", name="Forum", status="rejected")
+    allowed = [item_address(i) for i in aph_items()]
+    with world.sessions.begin() as session:
+        change = save_module_mapping(
+            session, course_id=world.course_id, cmid=4, module_name="Forum",
+            chosen=[address("C4")], allowed=allowed, person_id=world.people["claire"],
+            proposed=[address("C4")],
+        )
+    assert change.added == [address("C4")] and not change.rejected
+    with world.sessions() as session:
+        rows = session.scalars(
+            select(ActivityMapping).where(ActivityMapping.moodle_cmid == 4)
+        ).all()
+        assert [(r.competence_code, r.status, r.created_by_id) for r in rows] == [
+            ("C4", "confirmed", world.people["claire"])
+        ]
+        assert rejected_by_module(session, world.course_id) == {}
+
+
+def test_unticking_an_accepted_proposal_refuses_it_and_keeps_refusals(world: World) -> None:
+    allowed = [item_address(i) for i in aph_items()]
+    with world.sessions.begin() as session:  # module 2: C2 and C4, which Moodle proposes
+        change = save_module_mapping(
+            session, course_id=world.course_id, cmid=2, module_name="Livret 1",
+            chosen=[address("C4")], allowed=allowed, person_id=None,
+            proposed=[address("C2"), address("C4")],
+        )
+    assert change.removed == [address("C2")] and change.rejected == [address("C2")]
+    with world.sessions.begin() as session:  # saved again, Moodle silent: C2 stays refused
+        again = save_module_mapping(
+            session, course_id=world.course_id, cmid=2, module_name="Livret 1",
+            chosen=[], allowed=allowed, person_id=None,
+        )
+    assert again.removed == [address("C4")] and not again.rejected
+    with world.sessions() as session:
+        assert 2 not in mappings_by_module(session, world.course_id)
+        assert rejected_by_module(session, world.course_id) == {2: {address("C2")}}
+
+
+def test_accepting_proposals_skips_the_refused_ones(world: World) -> None:
+    world.map(4, "C3", name="Forum", status="rejected")
+    world.map(5, "C3", "C4", name="Wiki", status="rejected")
+    by_code = {i.code: i for i in aph_items()}
+    with world.sessions.begin() as session:
+        done = accept_proposals(
+            session,
+            course_id=world.course_id,
+            proposals={4: [by_code["C3"], by_code["C6"]], 5: [by_code["C3"], by_code["C4"]]},
+            module_names={4: "Forum", 5: "Wiki"},
+            allowed=[item_address(i) for i in aph_items()],
+            person_id=None,
+        )
+    assert done == [4]  # module 5: everything Moodle proposes was refused
+    with world.sessions() as session:
+        stored = mappings_by_module(session, world.course_id)
+        assert [r.competence_code for r in stored[4]] == ["C6"]
+        assert 5 not in stored
+        assert rejected_by_module(session, world.course_id)[4] == {address("C3")}

@@ -213,6 +213,15 @@ def test_a_mapping_added_later_adds_the_missing_tags(world: World) -> None:
     assert report.tags_added == 1 and report.tasks_updated == 0
 
 
+def test_a_refused_moodle_proposal_tags_nothing(world: World) -> None:
+    world.map(1, "C3", name="Présentation", status="rejected")
+    world.fake.set_completion(5, 1, timecompleted=DAY1)
+
+    world.run()
+
+    assert tags_of(tasks_of(world, "amina")[1]) == {address("C1")}
+
+
 def test_a_tag_or_task_the_person_removed_is_not_put_back(world: World) -> None:
     world.fake.set_completion(5, 1, timecompleted=DAY1)
     world.fake.set_completion(5, 2, timecompleted=DAY1)
@@ -434,6 +443,7 @@ def test_a_course_without_mapping_costs_no_call(world: World) -> None:
     with world.sessions.begin() as session:
         for row in session.scalars(select(ActivityMapping)):
             session.delete(row)
+    world.map(4, "C6", name="Forum", status="rejected")  # refused links count for nothing
     world.fake.reset_calls()
     report = world.run()
     assert report.state == "ok" and report.courses == 0 and report.courses_skipped == 1

@@ -74,7 +74,14 @@ class World:
         assert len(reports) == 1, reports
         return reports[0]
 
-    def map(self, cmid: int, *codes: str, name: str = "", course_id: int | None = None) -> None:
+    def map(
+        self,
+        cmid: int,
+        *codes: str,
+        name: str = "",
+        course_id: int | None = None,
+        status: str = "confirmed",
+    ) -> None:
         with self.sessions.begin() as session:
             for code in codes:
                 session.add(
@@ -85,6 +92,7 @@ class World:
                         referentiel_id=REF[0],
                         referentiel_version=REF[1],
                         competence_code=code,
+                        status=status,
                     )
                 )
 

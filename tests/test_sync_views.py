@@ -156,6 +156,49 @@ def test_accepting_all_proposals(web: Flask, world: World) -> None:
     assert codes == ["C5"]
 
 
+def test_a_refused_moodle_proposal_is_not_proposed_again_until_ticked(
+    web: Flask, world: World
+) -> None:
+    world.fake.link_competency(4, 40, "Entretenir les sols", "C5")
+    world.fake.link_competency(4, 41, "C6")
+    client = web.test_client()
+    as_actor(client, actor(world, "claire", Role.ACCOMPAGNATEUR))
+    url = f"/sync/courses/{world.course_id}/modules/4"
+    html = client.get(url).get_data(as_text=True)
+    c5, c6 = f"{REF[0]}@{REF[1]}#C5", f"{REF[0]}@{REF[1]}#C6"
+    assert re.findall(r'value="([^"]+)"\s+id="[^"]+" checked', html) == [c5, c6]
+
+    kept = client.post(url, data={"csrf_token": csrf_of(html), "competence": [c5]})
+    assert kept.status_code == 303
+    emptied = client.post(url, data={"csrf_token": csrf_of(html)})  # C5 unticked too
+    assert emptied.status_code == 303
+
+    def statuses() -> dict[str, str]:
+        with world.sessions() as session:
+            rows = session.scalars(
+                select(ActivityMapping).where(ActivityMapping.moodle_cmid == 4)
+            ).all()
+        return {r.competence_code: r.status for r in rows}
+
+    assert statuses() == {"C5": "rejected", "C6": "rejected"}
+    listing = client.get(f"/sync/courses/{world.course_id}/modules").get_data(as_text=True)
+    assert "À confirmer" not in listing
+    page = client.get(url).get_data(as_text=True)
+    assert re.findall(r'id="[^"]+" checked', page) == []
+    assert "Moodle propose les compétences cochées" not in page
+    assert page.count("proposé par Moodle, écarté") == 2
+    accepted = client.post(f"/sync/courses/{world.course_id}/proposals",
+                           data={"csrf_token": csrf_of(page)})
+    assert accepted.status_code == 303
+    assert "Il n’y avait rien à accepter" in client.get(
+        f"/sync/courses/{world.course_id}/modules").get_data(as_text=True)
+
+    again = client.post(url, data={"csrf_token": csrf_of(page), "competence": [c6]})
+
+    assert again.status_code == 303
+    assert statuses() == {"C5": "rejected", "C6": "confirmed"}
+
+
 @pytest.mark.parametrize("token", [None, "", "not-the-token"])
 def test_a_post_without_the_session_token_is_refused(
     web: Flask, world: World, token: str | None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 05:35:08.159541
+Create Date: 2026-11-26 06:06:50.462055
 """
 
 from __future__ import annotations
@@ -249,6 +249,7 @@ def upgrade() -> None:
         sa.Column("referentiel_id", sa.String(length=100), nullable=False),
         sa.Column("referentiel_version", sa.String(length=50), nullable=False),
         sa.Column("competence_code", sa.String(length=100), nullable=False),
+        sa.Column("status", sa.String(length=20), server_default="confirmed", nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
