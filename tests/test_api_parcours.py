@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from integration.api.openapi import document
+from integration.models import Evidence, TaskSource
 from tests.support import parcours as support
-from tests.support.parcours import Cast, jpeg_bytes, login
+from tests.support.parcours import Cast, committed, jpeg_bytes, login, make_task
 
 # Fixtures shared with other test modules.
 api_app = support.api_app
@@ -275,3 +278,46 @@ def test_parcours_changes_carry_the_version(alice: Api, carla: Api, cast: Cast) 
     refs = alice.put(f"/parcours/{pid}/referentiels",
                      json={"referentiels": [{"id": "TP-APH", "version": "2008-08-13"}, "TP-AR"]})
     assert [r["id"] for r in refs.get_json()["referentiels"]] == ["TP-APH", "TP-AR"]
+
+
+def _described(schema_name: str) -> set[str]:
+    """The properties the OpenAPI document gives a schema (through allOf and $ref)."""
+    schemas = document()["components"]["schemas"]
+
+    def walk(schema: dict[str, Any]) -> set[str]:
+        if "$ref" in schema:
+            return walk(schemas[schema["$ref"].rsplit("/", 1)[1]])
+        found = set(schema.get("properties", {}))
+        for part in schema.get("allOf", []):
+            found |= walk(part)
+        return found
+
+    return walk(schemas[schema_name])
+
+
+def test_a_task_from_moodle_says_whether_moodle_still_counts_it_completed(
+    alice: Api, cast: Cast, database_url: str
+) -> None:
+    completed_at = datetime(2026, 2, 25, 10, 0, tzinfo=UTC)
+    with committed(database_url) as session:
+        task = make_task(session, cast.parcours["alice"], title="Livret 1",
+                         source=TaskSource.MOODLE, moodle_cmid=42,
+                         moodle_completed=False, moodle_completed_at=completed_at)
+        session.add(Evidence(task_id=task.id, kind="moodle",
+                             caption="Module terminé le 25 février 2026"))
+        tid = task.id
+
+    found = alice.get(f"/tasks/{tid}").get_json()
+
+    assert found["source"] == "moodle" and found["moodle_cmid"] == 42
+    assert found["moodle_completed"] is False
+    assert datetime.fromisoformat(found["moodle_completed_at"]) == completed_at
+    (evidence,) = found["evidence"]
+    assert evidence["kind"] == "moodle"
+    assert evidence["links"] == {"full": None, "medium": None, "preview": None}
+    assert set(found) <= _described("Task")
+    assert set(evidence) <= _described("Evidence")
+    mine = alice.post(f"/parcours/{cast.parcours['alice'].id}/tasks",
+                      json={"title": "Plonge"}).get_json()
+    assert (mine["moodle_cmid"], mine["moodle_completed"], mine["moodle_completed_at"]) == (
+        None, None, None)

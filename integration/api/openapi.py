@@ -125,7 +125,10 @@ SCHEMAS: dict[str, Any] = {
          "original_name": STR, "caption": STR, "created_by": _nullable("integer"),
          "created_at": DATETIME, "deleted_at": NDATETIME,
          "links": _obj({"full": _nullable("string"), "medium": _nullable("string"),
-                        "preview": _nullable("string")})},
+                        "preview": _nullable("string")},
+                       ["full", "medium", "preview"],
+                       description="Where to get each variant of the file; null when "
+                       "there is none (all three for `moodle` evidence, which has no file).")},
         ["id", "task_id", "kind", "links"],
     ),
     "Task": {
@@ -133,6 +136,14 @@ SCHEMAS: dict[str, Any] = {
             _ref("TaskFields"),
             _obj({"id": INT, "parcours_id": INT, "version": INT,
                   "source": {"enum": ["workplace", "coursework", "moodle"]},
+                  "moodle_cmid": _nullable(
+                      "integer", description="The Moodle course module of a `moodle` task."),
+                  "moodle_completed": _nullable(
+                      "boolean", description="For a `moodle` task: false when Moodle no "
+                      "longer counts the module as completed (the task is kept)."),
+                  "moodle_completed_at": _nullable(
+                      "string", format="date-time",
+                      description="For a `moodle` task: when Moodle says it was completed."),
                   "created_by": _nullable("integer"), "created_at": DATETIME,
                   "updated_at": DATETIME, "deleted_at": NDATETIME,
                   "tags": {"type": "array", "items": _ref("Tag")},

@@ -81,7 +81,12 @@ def tag_json(tag: Tag) -> dict[str, Any]:
 
 
 def evidence_json(evidence: Evidence) -> dict[str, Any]:
-    def link(variant: str) -> str:
+    """Links are null for a variant that has no file, and all three for evidence with no
+    file at all (kind ``moodle``: a completion noted by the sync)."""
+
+    def link(variant: str, path: str | None) -> str | None:
+        if not path or evidence.kind == "moodle":
+            return None
         return url_for("api.evidence_file", evidence_id=evidence.id, variant=variant)
 
     return {
@@ -99,9 +104,9 @@ def evidence_json(evidence: Evidence) -> dict[str, Any]:
         "created_at": iso(evidence.created_at),
         "deleted_at": iso(evidence.deleted_at),
         "links": {
-            "full": link("full") if evidence.storage_path else None,
-            "medium": link("medium") if evidence.medium_path else None,
-            "preview": link("preview") if evidence.preview_path else None,
+            "full": link("full", evidence.storage_path),
+            "medium": link("medium", evidence.medium_path),
+            "preview": link("preview", evidence.preview_path),
         },
     }
 
@@ -119,6 +124,11 @@ def task_json(task: Task, *, detail: bool = True) -> dict[str, Any]:
         "started_on": iso(task.started_on),
         "ended_on": iso(task.ended_on),
         "source": task.source.value,
+        # For a task the sync made from a Moodle module (else null): whether Moodle still
+        # counts the module as completed, so a page can say it no longer does.
+        "moodle_cmid": task.moodle_cmid,
+        "moodle_completed": task.moodle_completed,
+        "moodle_completed_at": iso(task.moodle_completed_at),
         "version": task.version,
         "created_by": task.created_by_id,
         "created_at": iso(task.created_at),
