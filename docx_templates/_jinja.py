@@ -91,7 +91,9 @@ def where(part: str, source: str, lineno: int | None) -> str:
     return f"dans {part}, près de « {near} »" if near else f"dans {part}"
 
 
-_END_OF_TEMPLATE = re.compile(r"Unexpected end of template.*looking for.*?'(\w+)'", re.S)
+_END_OF_TEMPLATE = re.compile(
+    r"Unexpected end of template.*?looking for the following tags: ([^.]*)", re.S
+)
 _UNKNOWN_TAG = re.compile(r"Encountered unknown tag '(\w+)'")
 _UNKNOWN_FILTER = re.compile(r"No filter named '(\w+)'")
 _UNKNOWN_TEST = re.compile(r"No test named '(\w+)'")
@@ -102,7 +104,12 @@ def explain(exc: jinja2.TemplateError) -> str:
     """A French sentence for a Jinja error, with Jinja's own words in case they help."""
     msg = str(exc.message or exc)
     if m := _END_OF_TEMPLATE.search(msg):
-        return f"une balise n'est pas fermée (il manque {{% {m.group(1)} %}})"
+        # Jinja lists what could come next ('elif' or 'else' or 'endif'): what is
+        # missing is the closing tag.
+        wanted = re.findall(r"'(\w+)'", m.group(1))
+        closing = next((t for t in wanted if t.startswith("end")), "")
+        if closing:
+            return f"une balise n'est pas fermée (il manque {{% {closing} %}})"
     if _UNEXPECTED_CLOSE.search(msg):
         return "une balise n'est pas fermée"
     if m := _UNKNOWN_TAG.search(msg):

@@ -477,6 +477,9 @@ def _task(doc: DocumentObject) -> None:
     _shade(table.rows[i].cells[0], SHADE_BOX)
     _write(table.rows[i].cells[1], "{{ t.source_libelle }}")
     _no_split(table)
+    _tag(doc, "if t.commentaire")
+    _labelled(doc, "Ce que j'en dis : ", "{{ t.commentaire }}", style=WORDS)
+    _tag(doc, "endif")
 
     _tag(doc, "for photo in t.photos")
     doc.add_paragraph("{{ photo.image }}", style=PHOTO)

@@ -15,6 +15,7 @@ staff of a structure, not developers (GLOSSARY.md: the users' words).
 Conventions:
 
 - Every text is a ready-to-print ``str``; an unknown value is ``""``, never None.
+  A field marked ``NotRequired`` may be left out: the template prints nothing for it.
 - Dates are already written in French words (``date_fr`` helps), for the
   template has no business formatting them. `render` also accepts
   ``datetime.date``/``datetime`` values and writes them with ``date_fr``.
@@ -29,7 +30,17 @@ import datetime as dt
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypedDict, get_args, get_origin, get_type_hints
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    NotRequired,
+    Required,
+    TypedDict,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 ModaliteCode = Literal["concret", "abstrait", "transfert"]
 Verdict = Literal["oui", "non", "partiellement", ""]
@@ -103,6 +114,13 @@ class Task(TypedDict):
     ]
     source_libelle: Annotated[str, "La source en mots simples : « Au travail », « En formation »…"]
     photos: Annotated[list[Photo], "Les photos de la tâche."]
+    commentaire: NotRequired[
+        Annotated[
+            str,
+            "Ce que le candidat dit de cette tâche pour cette compétence (son commentaire), "
+            "ou vide.",
+        ]
+    ]
 
 
 class TrainingModule(TypedDict):
@@ -255,6 +273,8 @@ def typed_fields(td: type) -> dict[str, tuple[Any, str]]:
     hints = get_type_hints(td, include_extras=True)
     out: dict[str, tuple[Any, str]] = {}
     for name, hint in hints.items():
+        if get_origin(hint) in (NotRequired, Required):
+            (hint,) = get_args(hint)
         tp, doc = _strip_annotated(hint)
         out[name] = (tp, doc)
     return out

@@ -82,6 +82,7 @@ def _task(
     date_debut: str,
     source: str = "workplace",
     photos: tuple[tuple[str, str], ...] = (),
+    commentaire: str = "",
 ) -> Task:
     return Task(
         titre=titre,
@@ -95,7 +96,15 @@ def _task(
         source=source,
         source_libelle=SOURCE_LIBELLES[source],
         photos=[Photo(data=sample_photo(scene), legende=legende) for scene, legende in photos],
+        commentaire=commentaire,
     )
+
+
+def _said(task: Task, commentaire: str) -> Task:
+    """The task as shown under one compétence, with what the candidat says of it there."""
+    said = task.copy()
+    said["commentaire"] = commentaire
+    return said
 
 
 def _competence(
@@ -240,7 +249,7 @@ def sample_context() -> DossierContext:
                     "1.1",
                     "Réceptionner et contrôler les marchandises.",
                     "Je reçois les objets et je vérifie leur état",
-                    [dons],
+                    [_said(dons, "Je refuse les objets sales ou cassés, poliment.")],
                     _review("oui", "Sandrine contrôle chaque don et sait dire non.", "3 mars 2025"),
                 ),
                 _competence(

@@ -68,6 +68,7 @@ from .models import (
     Person,
     Platform,
     Role,
+    Tag,
     TaskSource,
     utcnow,
 )
@@ -188,15 +189,23 @@ def gather(
 
     tasks = {t.id: t for t in list_tasks(session, actor, parcours.id)}
     evidence: dict[int, list[Evidence]] = defaultdict(list)
+    # What the candidat says of a task for one compétence: (task, ref, version, code).
+    said: dict[tuple[int, str, str, str], str] = {}
     if tasks:
+        live = select(TaskRow.id).where(
+            TaskRow.parcours_id == parcours.id, TaskRow.deleted_at.is_(None)
+        )
         for row in session.scalars(
             select(Evidence)
-            .where(Evidence.task_id.in_(select(TaskRow.id).where(
-                TaskRow.parcours_id == parcours.id, TaskRow.deleted_at.is_(None))),
-                   Evidence.deleted_at.is_(None))
+            .where(Evidence.task_id.in_(live), Evidence.deleted_at.is_(None))
             .order_by(Evidence.id)
         ):
             evidence[row.task_id].append(row)
+        for tag in session.scalars(
+            select(Tag).where(Tag.task_id.in_(live), Tag.comment != "")
+        ):
+            said[(tag.task_id, tag.referentiel_id, tag.referentiel_version,
+                  tag.competence_code)] = tag.comment
 
     slots: dict[int, PhotoSlot] = {}
 
@@ -207,7 +216,8 @@ def gather(
             slots[ev.id] = PhotoSlot(ev.id, path, Photo(data=b"", legende=ev.caption))
         return slots[ev.id].photo
 
-    def task_entry(t: TaskRow) -> Task:
+    def task_entry(t: TaskRow, address: tuple[str, str, str]) -> Task:
+        """The task as shown under the compétence at ``address`` (ref, version, code)."""
         return Task(
             titre=t.title,
             description=t.description,
@@ -220,6 +230,7 @@ def gather(
             source=t.source.value,
             source_libelle=SOURCE_LIBELLES.get(t.source.value, ""),
             photos=[photo(e) for e in evidence.get(t.id, []) if e.kind == "photo"],
+            commentaire=said.get((t.id, *address), ""),
         )
 
     def files_of(t: TaskRow) -> int:
@@ -246,6 +257,7 @@ def gather(
             competences: list[Competence] = []
             bloc_review = _EMPTY_REVIEW
             for item in bloc_cov.items:
+                address = (ref_cov.referentiel_id, ref_cov.referentiel_version, item.code)
                 linked = [tasks[i] for i in item.task_ids if i in tasks]
                 own = [t for t in linked if t.source is not TaskSource.MOODLE
                        or any(e.kind == "photo" for e in evidence.get(t.id, []))]
@@ -265,7 +277,8 @@ def gather(
                     competences.append(Competence(
                         code=item.code, intitule=item.intitule, falc=item.falc or "",
                         nb_taches=len(own), nb_preuves=proofs,
-                        taches=[task_entry(t) for t in own], modules=modules, revue=review,
+                        taches=[task_entry(t, address) for t in own],
+                        modules=modules, revue=review,
                     ))
                 note = _still_to_show(bool(own or modules), proofs, review)
                 if note:

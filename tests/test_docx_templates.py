@@ -104,6 +104,30 @@ def test_candidat_dossier_holds_their_work_in_their_words(rendered: bytes) -> No
     assert "Notes du jury" in text
 
 
+def test_what_the_candidat_says_of_a_task_shows_under_that_competence_only(
+    rendered: bytes,
+) -> None:
+    said = [
+        t["commentaire"]
+        for c in competences(dict(sample_context()))
+        for t in c["taches"]
+        if t.get("commentaire")
+    ]
+    assert said, "the sample should show a comment"
+    text = all_text(opened(rendered))
+    for commentaire in said:
+        assert text.count(f"Ce que j'en dis : {commentaire}") == 1
+    assert text.count("Ce que j'en dis") == len(said)  # none for a task without comment
+
+
+def test_a_task_without_comment_gets_no_empty_line() -> None:
+    ctx = sample_context()
+    for c in competences(dict(ctx)):
+        for t in c["taches"]:
+            t.pop("commentaire", None)
+    assert "Ce que j'en dis" not in all_text(opened(render(DEFAULT_TEMPLATE, ctx)))
+
+
 def test_jinja_tags_are_all_consumed(rendered: bytes) -> None:
     text = all_text(opened(rendered))
     assert "{{" not in text and "{%" not in text and "%}" not in text
@@ -381,6 +405,7 @@ def test_check_finds_unknown_fields_in_the_header_and_in_filters() -> None:
     ("paragraphs", "words"),
     [
         (("{%p for bloc in blocs %}", "{{ bloc.code }}"), "il manque {% endfor %}"),
+        (("{%p if projet %}", "{{ projet }}"), "il manque {% endif %}"),
         (("{{ candidat.nom }}", "{% endif %}"), "ne ferme rien"),
         (("{{ candidat.nom | majuscules }}",), "le filtre « majuscules » n'existe pas"),
         (("{{ candidat.nom }",), "erreur de syntaxe"),
@@ -389,7 +414,8 @@ def test_check_finds_unknown_fields_in_the_header_and_in_filters() -> None:
         (("{{ loop.index }}",), "boucle"),
         (("Un texte sans aucun champ.",), "aucun champ"),
     ],
-    ids=["unclosed", "stray-end", "filter", "syntax", "include", "underscore", "loop", "static"],
+    ids=["unclosed", "unclosed-if", "stray-end", "filter", "syntax", "include", "underscore",
+         "loop", "static"],
 )
 def test_check_explains_what_is_wrong_and_where(paragraphs: tuple[str, ...], words: str) -> None:
     problems = check_template(template_with(*paragraphs))
@@ -460,6 +486,7 @@ def test_schema_covers_the_brief() -> None:
         "blocs[].competences[].revue.verdict",
         "blocs[].competences[].taches[].avec_quoi",
         "blocs[].competences[].taches[].photos[].legende",
+        "blocs[].competences[].taches[].commentaire",
         "blocs[].competences[].modules[].date",
         "reste_a_montrer[].note",
         "projet",

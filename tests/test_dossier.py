@@ -32,6 +32,7 @@ from integration.dossier import (
     set_platform_template,
 )
 from integration.models import Dossier, DossierTemplate, Evidence, PendingWrite, Task
+from integration.parcours.files import MEDIUM_SIDE
 from integration.publication import WRITTEN
 from integration.referentiel_catalog import load_catalog
 from integration.runtime import Runtime
@@ -73,6 +74,8 @@ def test_the_context_holds_the_parcours_in_the_candidats_words(story: Story) -> 
     assert c1["taches"][0]["titre"] == t["bureaux"]
     assert c1["taches"][0]["comment"] == t["bureaux_how"]
     assert c1["taches"][0]["source_libelle"] == "Au travail"
+    assert c1["taches"][0]["commentaire"] == t["tag_comment"]  # what she says of it for C1
+    assert grid["C2"]["taches"][0]["commentaire"] == ""
     assert c1["revue"]["verdict"] == "oui" and c1["revue"]["commentaire"] == t["review_oui"]
     assert c1["revue"]["auteur"] == "Carla Durand"
     assert grid["C2"]["revue"]["verdict_libelle"] == "Partiellement"
@@ -88,6 +91,27 @@ def test_the_context_holds_the_parcours_in_the_candidats_words(story: Story) -> 
     assert remaining["C5"] == "Pas encore d’activité."
 
 
+def test_a_task_under_two_competences_carries_the_comment_of_each_tag(story: Story) -> None:
+    alice = story.actor("alice")
+    with transaction(story.runtime.sessions) as session:
+        bureaux = session.scalars(
+            select(Task).where(Task.title == story.texts["bureaux"])
+        ).one()
+        services.add_tag(session, alice, bureaux.id, referentiel_id="TP-APH",
+                         competence_code="C4", comment="Le sol du hall aussi",
+                         catalog=load_catalog(session))
+
+    ctx = context_for(story.runtime, alice, story.parcours_id)
+
+    said = {
+        (c["code"], task["titre"]): task["commentaire"]
+        for b in ctx["blocs"] for c in b["competences"] for task in c["taches"]
+    }
+    assert said[("C1", story.texts["bureaux"])] == story.texts["tag_comment"]
+    assert said[("C4", story.texts["bureaux"])] == "Le sol du hall aussi"
+    assert said[("C4", story.texts["machine"])] == ""
+
+
 def test_photos_are_the_stored_reduced_copies_never_the_originals(story: Story) -> None:
     ctx = context_for(story.runtime, story.actor("alice"), story.parcours_id)
     photos = ctx["blocs"][0]["competences"][0]["taches"][0]["photos"]
@@ -96,7 +120,7 @@ def test_photos_are_the_stored_reduced_copies_never_the_originals(story: Story) 
         rows = session.scalars(select(Evidence).order_by(Evidence.id)).all()
         mediums = [story.runtime.store.get(e.medium_path) for e in rows]
     assert [p["data"] for p in photos] == mediums
-    assert max(image_size(photos[0]["data"])) == 1600 < max(PHOTO_SIZE)
+    assert max(image_size(photos[0]["data"])) == MEDIUM_SIDE < max(PHOTO_SIZE)
 
 
 def test_someone_who_cannot_read_the_parcours_cannot_make_its_dossier(story: Story) -> None:
@@ -145,9 +169,10 @@ def test_the_document_holds_the_words_the_reviews_and_the_photos(story: Story) -
                 "review_partiel", "projet", "module"):
         assert story.texts[key] in text, key
     assert "Alice Martin" in text
+    assert f"Ce que j'en dis : {story.texts['tag_comment']}" in text
     media = docx_media(made.data)
     assert len(media) == 2
-    assert all(max(image_size(m)) == 1600 for m in media)
+    assert all(max(image_size(m)) == MEDIUM_SIDE for m in media)
 
 
 def test_hostile_content_still_gives_a_valid_document(story: Story) -> None:
