@@ -13,16 +13,15 @@ template).
 
 from __future__ import annotations
 
-import hmac
 import logging
 import unicodedata
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, redirect, request, session, url_for
+from flask import Blueprint, Response, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from .api.common import CSRF_HEADER, CSRF_SESSION_KEY, csrf_token
+from . import csrf
 from .auth import Actor, current_actor
 from .db import transaction
 from .dossier import (
@@ -44,11 +43,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("dossier", __name__)
 
-CSRF_FIELD = "csrf_token"
-
-
-class _CsrfRefused(Exception):
-    pass
 
 
 def _actor() -> Actor:
@@ -56,30 +50,6 @@ def _actor() -> Actor:
     if found is None:
         abort(401)
     return found
-
-
-def _netloc(url: str) -> str:
-    return urlsplit(url).netloc.lower()
-
-
-def _check_csrf() -> None:
-    """The form comes from one of our pages of this session (same rule as the pages')."""
-    origin = request.headers.get("Origin")
-    if origin is not None and origin != "null":
-        allowed = {_netloc(request.host_url)}
-        base = current_runtime().settings.base_url
-        if base:
-            allowed.add(_netloc(base))
-        if _netloc(origin) not in allowed:
-            raise _CsrfRefused("origin")
-    elif origin is None and request.headers.get("Sec-Fetch-Site") == "cross-site":
-        raise _CsrfRefused("origin")
-    expected = session.get(CSRF_SESSION_KEY)
-    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")
-    if not isinstance(expected, str) or not expected or not hmac.compare_digest(
-        expected.encode(), sent.encode()
-    ):
-        raise _CsrfRefused("token")
 
 
 def content_disposition(name: str) -> str:
@@ -93,7 +63,7 @@ def content_disposition(name: str) -> str:
 def generate(parcours_id: int) -> ResponseReturnValue:
     """Make a new version of the dossier, then download it."""
     who = _actor()
-    _check_csrf()
+    csrf.check()
     made = generate_dossier(current_runtime(), who, parcours_id)
     return redirect(
         url_for("dossier.download", parcours_id=parcours_id, version=made.version), code=303
@@ -124,8 +94,8 @@ def _service_error(error: ParcoursError) -> ResponseReturnValue:
     return error_page(error.status, error.message)
 
 
-@bp.errorhandler(_CsrfRefused)
-def _csrf_refused(_error: _CsrfRefused) -> ResponseReturnValue:
+@bp.errorhandler(csrf.CsrfRefused)
+def _csrf_refused(_error: csrf.CsrfRefused) -> ResponseReturnValue:
     log.info("dossier form refused (CSRF) on %s", request.path)
     return error_page(403, "La page est trop ancienne. Revenez en arrière, rechargez-la "
                            "et recommencez.")
@@ -153,8 +123,8 @@ def dossier_panel(parcours: Any, actor: Actor | None = None) -> dict[str, Any] |
         "status": status,
         "mine": who.is_candidat,
         "name": name,
-        "csrf_field": CSRF_FIELD,
-        "csrf_token": csrf_token(),
+        "csrf_field": csrf.FIELD,
+        "csrf_token": csrf.csrf_token(),
         "generate_url": url_for("dossier.generate", parcours_id=parcours_id),
         "download_url": url_for("dossier.download", parcours_id=parcours_id,
                                 version=status.version) if status.version else None,

@@ -11,17 +11,14 @@ the session's CSRF token (the same one the API uses) in a hidden field.
 
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +26,7 @@ from sqlalchemy.orm import Session
 from connectors.moodle import MoodleClient, MoodleError, MoodleFunctionUnavailable
 from referentiels import Catalog
 
+from . import csrf
 from .auth import Actor, current_actor, require_actor
 from .db import transaction
 from .mapping import (
@@ -61,9 +59,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 
 ACCOMPAGNER = (Role.ACCOMPAGNATEUR, Role.COORDINATEUR)
-# The same session token as the API's (integration/api/common.py): one per session.
-CSRF_SESSION_KEY = "csrf_token"
-CSRF_FIELD = "csrf_token"
 RUNS_SHOWN = 30
 # A run still "running" after this long was interrupted (its process died).
 STALE_RUN = timedelta(hours=2)
@@ -72,30 +67,11 @@ STALE_RUN = timedelta(hours=2)
 # --------------------------------------------------------------------------- helpers
 
 
-def csrf_token() -> str:
-    token = session.get(CSRF_SESSION_KEY)
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        session[CSRF_SESSION_KEY] = token
-    return token
-
-
 def _check_csrf() -> None:
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        parts = urlsplit(origin)
-        allowed = {urlsplit(request.host_url).netloc.lower()}
-        base = current_runtime().settings.base_url
-        if base:
-            allowed.add(urlsplit(base).netloc.lower())
-        if parts.netloc.lower() not in allowed:
-            abort(403)
-    expected = session.get(CSRF_SESSION_KEY)
-    sent = request.form.get(CSRF_FIELD, "")
-    if not isinstance(expected, str) or not expected or not hmac.compare_digest(
-        expected.encode(), sent.encode()
-    ):
-        abort(400)
+    try:
+        csrf.check()
+    except csrf.CsrfRefused as refused:
+        abort(403 if refused.reason == "origin" else 400)
 
 
 def _actor() -> Actor:
@@ -349,7 +325,7 @@ def modules(course_id: int) -> ResponseReturnValue:
         offer=offer,
         proposals_count=sum(1 for r in rows if r["proposed"]),
         proposals_unavailable=proposals is not None and not proposals.available,
-        csrf=csrf_token(),
+        csrf=csrf.csrf_token(),
     )
 
 
@@ -473,7 +449,7 @@ def module(course_id: int, cmid: int) -> ResponseReturnValue:
         problem=problem,
         error=error,
         offer=offer,
-        csrf=csrf_token(),
+        csrf=csrf.csrf_token(),
     ), (422 if error else 200)
 
 

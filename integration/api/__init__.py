@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..csrf import csrf_token
 from . import evidence_views, openapi, parcours_views, task_views  # noqa: F401  (routes)
-from .common import bp, csrf_token
+from .common import bp
 
 
 @bp.app_context_processor

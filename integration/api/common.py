@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-from flask import Blueprint, request, session
+from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -18,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from referentiels import Catalog
 
+from .. import csrf
 from ..auth import Actor, current_actor
 from ..db import transaction
 from ..errors import problem
@@ -32,8 +30,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 T = TypeVar("T")
 
-CSRF_SESSION_KEY = "csrf_token"
-CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Paths a request may reach without a launch.
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
@@ -62,50 +58,21 @@ def actor() -> Actor:
     return found
 
 
-def csrf_token() -> str:
-    """The session's token for writes (made on first use); pages put it in a meta tag."""
-    token = session.get(CSRF_SESSION_KEY)
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        session[CSRF_SESSION_KEY] = token
-    return token
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _allowed_origins() -> set[str]:
-    allowed = {_origin_of(request.host_url)}
-    base = current_runtime().settings.base_url
-    if base:
-        allowed.add(_origin_of(base))
-    return allowed
-
-
 def check_csrf() -> None:
     """Writes must come from our own pages: same origin, and the session's token sent back."""
-    origin = request.headers.get("Origin")
-    if origin is not None and origin.lower() not in _allowed_origins():
-        raise ApiError(
-            403, "Demande refusée.", "Cette demande vient d’un autre site.", reason="origin"
-        )
-    if origin is None and request.headers.get("Sec-Fetch-Site") == "cross-site":
-        raise ApiError(
-            403, "Demande refusée.", "Cette demande vient d’un autre site.", reason="origin"
-        )
-    expected = session.get(CSRF_SESSION_KEY)
-    sent = request.headers.get(CSRF_HEADER, "")
-    if not isinstance(expected, str) or not expected or not hmac.compare_digest(
-        expected.encode(), sent.encode()
-    ):
+    try:
+        csrf.check(form=False)
+    except csrf.CsrfRefused as refused:
+        if refused.reason == "origin":
+            raise ApiError(
+                403, "Demande refusée.", "Cette demande vient d’un autre site.", reason="origin"
+            ) from None
         raise ApiError(
             403,
             "Demande refusée.",
             "La page est trop ancienne. Rechargez-la et recommencez.",
             reason="csrf",
-        )
+        ) from None
 
 
 @bp.before_request

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from .. import parcours as services
+from ..csrf import csrf_token
 from ..models import Course, Person
 from ..parcours.errors import Invalid, NotFound
 from ..parcours.text import clean_text
@@ -16,7 +17,6 @@ from .common import actor as current
 from .common import (
     bp,
     catalog,
-    csrf_token,
     date_field,
     expected_version,
     int_arg,

@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .. import csrf
 from ..auth import Actor, current_actor
 from ..db import transaction
 from ..errors import error_page
 from ..parcours.errors import ParcoursError, StaleVersion
 from ..runtime import current_runtime
-from . import csrf
 from .words import (
     MODALITE_WORDS,
     STATUS_PICTOS,
