@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -50,3 +52,14 @@ class ReferentielError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)
+
+
+def read_source(path: str | os.PathLike[str]) -> tuple[bytes, str]:
+    """The bytes of a file and the short name errors give it; ReferentielError if unreadable."""
+    file = Path(path)
+    try:
+        return file.read_bytes(), file.name
+    except OSError as error:
+        raise ReferentielError(
+            f"lecture impossible : {error.strerror or error}", file=str(file)
+        ) from None

@@ -15,10 +15,9 @@ import json
 import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from referentiels.errors import Problem, ReferentielError
+from referentiels.errors import Problem, ReferentielError, read_source
 from referentiels.model import (
     CODE_PATTERN,
     DATE_PATTERN,
@@ -407,11 +406,5 @@ def loads(text: str | bytes, source: str | None = "<texte>") -> Referentiel:
 
 def load(path: str | os.PathLike[str]) -> Referentiel:
     """Read a référentiel from a canonical JSON file; errors name the file."""
-    file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as error:
-        raise ReferentielError(
-            f"lecture impossible : {error.strerror or error}", file=str(file)
-        ) from None
-    return loads(raw, source=file.name)
+    raw, name = read_source(path)
+    return loads(raw, source=name)

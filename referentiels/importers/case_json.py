@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
-from referentiels.errors import Problem, ReferentielError
+from referentiels.errors import Problem, ReferentielError, read_source
 from referentiels.importers.tree import Node, flatten, safe_code, safe_id
 from referentiels.model import VERSION_PATTERN, Provenance, Referentiel
 from referentiels.validate import check_referentiel
@@ -200,11 +199,5 @@ def loads_package(text: str | bytes, source: str | None = "<texte>") -> Referent
 
 def import_package(path: str | os.PathLike[str]) -> Referentiel:
     """A référentiel from a CASE 1.0 package file."""
-    file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as error:
-        raise ReferentielError(
-            f"lecture impossible : {error.strerror or error}", file=str(file)
-        ) from None
-    return loads_package(raw, source=file.name)
+    raw, name = read_source(path)
+    return loads_package(raw, source=name)

@@ -36,9 +36,8 @@ import os
 import re
 from collections.abc import Iterable
 from html.parser import HTMLParser
-from pathlib import Path
 
-from referentiels.errors import Problem, ReferentielError
+from referentiels.errors import Problem, ReferentielError, read_source
 from referentiels.importers.tree import Node, flatten, safe_code, safe_id
 from referentiels.model import Provenance, Referentiel
 from referentiels.validate import FORMAT, check_referentiel
@@ -409,13 +408,7 @@ def _referentiel(
 
 def import_csv(path: str | os.PathLike[str]) -> Referentiel:
     """A référentiel from a Moodle competency framework CSV file (UTF-8)."""
-    file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as error:
-        raise ReferentielError(
-            f"lecture impossible : {error.strerror or error}", file=str(file)
-        ) from None
+    raw, name = read_source(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -423,10 +416,10 @@ def import_csv(path: str | os.PathLike[str]) -> Referentiel:
         raise ReferentielError(
             f"le fichier n'est pas en UTF-8 (octet 0x{raw[error.start]:02X}) : "
             "exportez-le de Moodle en UTF-8",
-            file=file.name,
+            file=name,
             location=f"ligne {line}",
         ) from None
-    return read_csv(text, source=file.name)
+    return read_csv(text, source=name)
 
 
 def export_many(refs: Iterable[Referentiel]) -> dict[str, str]:
