@@ -3,7 +3,7 @@
     python tests/bench/bench_dossier.py [--runs 3] [--keep DIR]
 
 The parcours: 200 tasks, 60 tagged compétences (5 référentiels), 40 phone photos of
-4000×3000 uploaded through the evidence service (so the 1600 px copies exist, as in
+4000×3000 uploaded through the evidence service (so the reduced copies exist, as in
 production), half the compétences reviewed. Each measure runs `generate_dossier` in a
 fresh child process, which reports its peak memory from /proc/self/status (VmHWM):
 
@@ -176,6 +176,8 @@ def main() -> None:
               f"médiane de {args.runs}")
         print(f"{'':16}{'temps':>8}{'contexte':>10}{'photos':>8}{'rendu':>8}{'copie':>8}"
               f"{'mém. max':>10}{'avant':>8}{'fichier':>10}")
+        from integration.parcours.files import MEDIUM_SIDE
+
         made: dict[str, float] = {}
         for label, runs in results.items():
             med = {k: statistics.median(r.get(k, 0.0) for r in runs) for k in runs[0]}
@@ -191,7 +193,7 @@ def main() -> None:
               f"{verdict(made['seconds'], TARGET_SECONDS)}, mémoire < {TARGET_MB:g} Mo "
               f"{verdict(made['peak_mb'], TARGET_MB)}, fichier < {TARGET_FILE_MB:g} Mo "
               f"{verdict(made['file_mb'], TARGET_FILE_MB)} (le fichier, ce sont les copies "
-              "1600 px des photos faites à l'enregistrement)")
+              f"{MEDIUM_SIDE} px des photos faites à l'enregistrement)")
 
 
 if __name__ == "__main__":
