@@ -86,3 +86,12 @@ def test_a_broken_file_lists_its_problems_with_their_place_and_imports_nothing(d
                    token_from="/cours/referentiels", content_type="multipart/form-data")
     assert nothing.status_code == 422 and "Choisissez un fichier." in text_of(nothing)
     assert records(demo_app) == 0
+
+
+def test_the_coordinateur_finds_the_last_sync_runs_from_the_course(demo_app: Flask):
+    olivier = launched(demo_app, "coordinateur")
+    course = olivier.get("/cours").get_data(as_text=True)
+    assert 'href="/sync/runs"' in course
+    assert olivier.get("/sync/runs").status_code == 200
+    nadia = launched(demo_app, "accompagnatrice")
+    assert 'href="/sync/runs"' not in nadia.get("/cours").get_data(as_text=True)
