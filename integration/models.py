@@ -566,12 +566,19 @@ class Lock(Base):
 
 
 class ReferentielRecord(Base):
-    """A référentiel imported by an operator, in the canonical JSON format."""
+    """A référentiel imported in the canonical JSON format.
+
+    Imported by an operator (`reperes referentiels import`): `platform_id` is None and every
+    platform sees it. Imported by a coordinateur from the pages: only their platform sees it.
+    """
 
     __tablename__ = "referentiel_record"
     __table_args__ = (UniqueConstraint("referentiel_id", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("platform.id", ondelete="CASCADE"), default=None, index=True
+    )
     referentiel_id: Mapped[str] = mapped_column(String(100))
     version: Mapped[str] = mapped_column(String(50))
     document: Mapped[str] = mapped_column(Text)

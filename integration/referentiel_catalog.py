@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from referentiels import Catalog, Referentiel, ReferentielError, dump, load_shipped, loads
@@ -36,22 +36,59 @@ class _Cached:
     checked_at: float
 
 
-# One entry per database: a process may talk to several (tests, the CLI, two instances).
-_cache: dict[str, _Cached] = {}
+# One entry per database and platform: a process may talk to several databases (tests,
+# the CLI, two instances), and each platform sees its own imports besides the common ones.
+_cache: dict[tuple[str, int | None], _Cached] = {}
+
+EVERY_PLATFORM = -1  # the operator's view: every record, whoever imported it
 
 
-def load_catalog(session: Session, *, fresh: bool = False) -> Catalog:
-    """Shipped référentiels plus the imported ones (a shipped key wins over a clashing record).
+def _scope() -> int | None:
+    """The platform of the current launch, or EVERY_PLATFORM outside a request."""
+    from flask import has_request_context
 
-    The set of imported records is checked at most every few seconds (`fresh` forces it).
+    from .auth import current_actor
+
+    if has_request_context():
+        actor = current_actor()
+        return actor.platform_id if actor is not None else None
+    return EVERY_PLATFORM
+
+
+def _records(platform_id: int | None) -> Select[tuple[ReferentielRecord]]:
+    query = select(ReferentielRecord).order_by(ReferentielRecord.id)
+    if platform_id == EVERY_PLATFORM:
+        return query
+    visible = ReferentielRecord.platform_id.is_(None)
+    if platform_id is not None:
+        visible = or_(visible, ReferentielRecord.platform_id == platform_id)
+    return query.where(visible)
+
+
+_CURRENT_LAUNCH = object()
+
+
+def load_catalog(
+    session: Session, *, fresh: bool = False, platform_id: int | None | object = _CURRENT_LAUNCH
+) -> Catalog:
+    """Shipped référentiels plus the imported ones this launch may see.
+
+    A coordinateur's import is seen on their platform only; an operator's everywhere.
+    `platform_id` defaults to the platform of the current launch (every record outside a
+    request). The records are checked at most every few seconds (`fresh` forces it).
     """
-    database = str(session.get_bind().engine.url)
+    scope = _scope() if platform_id is _CURRENT_LAUNCH else platform_id
+    assert scope is None or isinstance(scope, int)
+    database = (str(session.get_bind().engine.url), scope)
     with _lock:
         cached = _cache.get(database)
         if not fresh and cached and time.monotonic() - cached.checked_at < RECHECK_SECONDS:
             return cached.catalog
+    records = _records(scope)
     rows = session.execute(
-        select(ReferentielRecord.id, ReferentielRecord.imported_at).order_by(ReferentielRecord.id)
+        select(ReferentielRecord.id, ReferentielRecord.imported_at).where(
+            ReferentielRecord.id.in_(records.with_only_columns(ReferentielRecord.id))
+        ).order_by(ReferentielRecord.id)
     ).all()
     key = tuple((row.id, row.imported_at.isoformat()) for row in rows)
     with _lock:
@@ -61,7 +98,7 @@ def load_catalog(session: Session, *, fresh: bool = False) -> Catalog:
             return cached.catalog
     catalog = Catalog(load_shipped())
     if rows:
-        for record in session.scalars(select(ReferentielRecord).order_by(ReferentielRecord.id)):
+        for record in session.scalars(records):
             try:
                 catalog.add(loads(record.document, source=f"base:{record.referentiel_id}"))
             except ReferentielError as error:
@@ -72,20 +109,24 @@ def load_catalog(session: Session, *, fresh: bool = False) -> Catalog:
     return catalog
 
 
-def import_referentiel(session: Session, ref: Referentiel, source_format: str = "") -> bool:
+def import_referentiel(
+    session: Session, ref: Referentiel, source_format: str = "", platform_id: int | None = None
+) -> bool:
     """Store `ref` in the database. False when the same content is already there.
 
     `ReferentielError` when another content already holds its id and version (a new
     wording must be a new version).
     """
-    added, _ = import_referentiels(session, [ref], source_format)
+    added, _ = import_referentiels(session, [ref], source_format, platform_id)
     return added == 1
 
 
 def _forget(session: Session) -> None:
     """Look again at the next call: new records count once committed."""
+    database = str(session.get_bind().engine.url)
     with _lock:
-        _cache.pop(str(session.get_bind().engine.url), None)
+        for key in [k for k in _cache if k[0] == database]:
+            del _cache[key]
 
 
 def resolve(catalog: Catalog, ref_id: str, version: str | None = None) -> Referentiel:
@@ -99,14 +140,20 @@ def resolve(catalog: Catalog, ref_id: str, version: str | None = None) -> Refere
 
 
 def import_referentiels(
-    session: Session, refs: Iterable[Referentiel], source_format: str = ""
+    session: Session,
+    refs: Iterable[Referentiel],
+    source_format: str = "",
+    platform_id: int | None = None,
 ) -> tuple[int, int]:
     """Store many référentiels (e.g. streamed from a national RNCP export) in one pass.
 
-    Returns (added, already present). Raises `ReferentielError` on the first clash; the
-    caller's transaction then rolls everything back, so nothing is half-imported.
+    `platform_id`: the coordinateur's platform, the only one to see them; None for the
+    operator's imports, which every platform sees. Returns (added, already present).
+    Raises `ReferentielError` on the first clash; the caller's transaction then rolls
+    everything back, so nothing is half-imported.
     """
-    catalog = load_catalog(session, fresh=True)
+    # Ids and versions are unique across platforms: check against every record.
+    catalog = load_catalog(session, fresh=True, platform_id=EVERY_PLATFORM)
     seen: dict[tuple[str, str], Referentiel] = {}
     added = unchanged = 0
     for ref in refs:
@@ -121,6 +168,7 @@ def import_referentiels(
             continue
         session.add(
             ReferentielRecord(
+                platform_id=platform_id,
                 referentiel_id=ref.id,
                 version=ref.version,
                 document=dump(ref),

@@ -136,7 +136,7 @@ def import_upload(
             refs = import_file(path, fmt, fiche)
             if not refs:
                 raise ImportRefused("Ce fichier ne contient aucun référentiel.")
-            added, unchanged = import_referentiels(db, refs, fmt)
+            added, unchanged = import_referentiels(db, refs, fmt, who.platform_id)
     except ReferentielError as error:
         problems = [Problem(p.message, name if p.file else None, p.location)
                     for p in error.problems]

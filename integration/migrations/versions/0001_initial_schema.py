@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 06:06:50.462055
+Create Date: 2026-11-26 06:43:03.788412
 """
 
 from __future__ import annotations
@@ -76,19 +76,6 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_platform")),
         sa.UniqueConstraint("issuer", "client_id", name=op.f("uq_platform_issuer_client_id")),
-    )
-    op.create_table(
-        "referentiel_record",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("referentiel_id", sa.String(length=100), nullable=False),
-        sa.Column("version", sa.String(length=50), nullable=False),
-        sa.Column("document", sa.Text(), nullable=False),
-        sa.Column("source_format", sa.String(length=20), nullable=False),
-        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_referentiel_record")),
-        sa.UniqueConstraint(
-            "referentiel_id", "version", name=op.f("uq_referentiel_record_referentiel_id_version")
-        ),
     )
     op.create_table(
         "course",
@@ -221,6 +208,31 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_person_platform_id"), ["platform_id"], unique=False)
+
+    op.create_table(
+        "referentiel_record",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform_id", sa.Integer(), nullable=True),
+        sa.Column("referentiel_id", sa.String(length=100), nullable=False),
+        sa.Column("version", sa.String(length=50), nullable=False),
+        sa.Column("document", sa.Text(), nullable=False),
+        sa.Column("source_format", sa.String(length=20), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["platform_id"],
+            ["platform.id"],
+            name=op.f("fk_referentiel_record_platform_id_platform"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referentiel_record")),
+        sa.UniqueConstraint(
+            "referentiel_id", "version", name=op.f("uq_referentiel_record_referentiel_id_version")
+        ),
+    )
+    with op.batch_alter_table("referentiel_record", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_referentiel_record_platform_id"), ["platform_id"], unique=False
+        )
 
     op.create_table(
         "sync_run",
@@ -795,6 +807,10 @@ def downgrade() -> None:
 
     op.drop_table("activity_mapping")
     op.drop_table("sync_run")
+    with op.batch_alter_table("referentiel_record", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_referentiel_record_platform_id"))
+
+    op.drop_table("referentiel_record")
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_person_platform_id"))
 
@@ -810,7 +826,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_course_platform_id"))
 
     op.drop_table("course")
-    op.drop_table("referentiel_record")
     op.drop_table("platform")
     with op.batch_alter_table("lti_ticket", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_lti_ticket_expires_at"))
