@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
-from .db import DatabaseNotReady, check_ready
+from .db import MAX_ID, DatabaseNotReady, check_ready
 from .runtime import Runtime
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:…>` in routes: a positive id that fits the database's integer columns."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(settings: Settings | None = None, *, check_database: bool = True) -> Flask:
@@ -28,6 +39,8 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
         JSON_SORT_KEYS=False,
     )
     app.extensions["reperes"] = runtime
+    # Ids in URLs are database keys: out of range is "not found", never a database error.
+    app.url_map.converters["int"] = DatabaseId
 
     if settings.trust_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix

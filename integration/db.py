@@ -135,3 +135,14 @@ def check_ready(engine: Engine) -> None:
             f"the database is at migration {current or 'none'} but the code needs {head}: "
             "run `reperes db upgrade`"
         )
+
+
+MAX_ID = 2**31 - 1  # the largest key an INTEGER column holds on every backend
+
+
+def id_from(text: str | None) -> int | None:
+    """A database key from a URL or a form: None when absent, not a number or out of range."""
+    if text is None or not text.strip().isdigit():
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None

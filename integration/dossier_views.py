@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 
 from . import csrf
 from .auth import Actor, current_actor
-from .db import transaction
+from .db import id_from, transaction
 from .dossier import (
     DOCX_TYPE,
     DossierStatus,
@@ -74,7 +74,10 @@ def generate(parcours_id: int) -> ResponseReturnValue:
 def download(parcours_id: int) -> ResponseReturnValue:
     """The latest dossier (or ?version=N) as a Word file."""
     who = _actor()
-    version = request.args.get("version", type=int)
+    raw_version = request.args.get("version")
+    version = id_from(raw_version)
+    if raw_version is not None and version is None:
+        abort(404)
     runtime = current_runtime()
     with transaction(runtime.sessions) as db:
         dossier = find_dossier(db, who, parcours_id, version)

@@ -17,7 +17,7 @@ from referentiels import Catalog
 
 from .. import csrf
 from ..auth import Actor, current_actor
-from ..db import transaction
+from ..db import id_from, transaction
 from ..errors import problem
 from ..parcours.errors import Conflict, Invalid, ParcoursError, StaleVersion
 from ..parcours.text import parse_date
@@ -183,6 +183,17 @@ def str_field(data: dict[str, Any], name: str, *, required: bool = True) -> str 
 
 def date_field(data: dict[str, Any], name: str) -> date | None:
     return parse_date(data.get(name), name)
+
+
+def id_arg(name: str) -> int | None:
+    """An optional id in the query string; a clear 422 when it is not one."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    value = id_from(raw)
+    if value is None:
+        raise Invalid(f"« {name} » doit être un numéro.", field=name)
+    return value
 
 
 def int_arg(name: str, default: int, *, low: int = 1, high: int = 200) -> int:

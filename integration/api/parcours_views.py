@@ -19,6 +19,7 @@ from .common import (
     catalog,
     date_field,
     expected_version,
+    id_arg,
     int_arg,
     json_body,
     read,
@@ -94,7 +95,7 @@ def referentiel_detail(ref_id: str, version: str) -> ResponseReturnValue:
 def parcours_list() -> ResponseReturnValue:
     """The parcours of the course (accompagnateurs); a candidat sees their own."""
     who = current()
-    course_id = request.args.get("course_id", type=int)
+    course_id = id_arg("course_id")
 
     def run(db: Session) -> list[dict[str, Any]]:
         return [parcours_json(db, p, detail=False)
@@ -277,7 +278,7 @@ def parcours_coverage(parcours_id: int) -> ResponseReturnValue:
 def parcours_history(parcours_id: int) -> ResponseReturnValue:
     who = current()
     limit = int_arg("limit", 50)
-    before = request.args.get("before", type=int)
+    before = id_arg("before")
     return jsonify(history=read(lambda db: [
         history_json(entry, name)
         for entry, name in services.history(db, who, parcours_id, limit=limit, before_id=before)
