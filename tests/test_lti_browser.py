@@ -198,7 +198,7 @@ def test_without_any_cookie_in_the_frame_the_launch_goes_on_in_a_new_window(
         button.click()
     popup = popup_info.value
     popup.wait_for_url(f"{served.tool}/cours")  # the accompagnatrice's space, first-party
-    assert tool_frame.get_by_text("Repères est ouvert dans une autre fenêtre.").is_visible()
+    tool_frame.get_by_text("Repères est ouvert dans une autre fenêtre.").wait_for()
     subjects = page.evaluate("window.demoMessages.map(m => m.subject)")
     assert "lti.get_data" in subjects
     assert _memberships(served.app) == [Role.ACCOMPAGNATEUR]

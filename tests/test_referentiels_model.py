@@ -245,5 +245,5 @@ def test_shipped_referentiels_load_fast_and_once() -> None:
     start = time.perf_counter()
     first = load_shipped()
     elapsed = time.perf_counter() - start
-    assert elapsed < 0.5  # the bench holds the real target (50 ms); this guards gross slips
+    assert elapsed < 5  # the bench holds the real target (50 ms); this guards gross slips
     assert load_shipped() == first and load_shipped() is not first

@@ -66,29 +66,36 @@ class Cluster:
             "UTF8",
             "--locale=C.UTF-8",
         )
-        opts = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-l",
-            str(self.dir / "log"),
-            "-w",
-            "start",
-        )
+        # The port is free when chosen, but another process may take it before the server
+        # binds it: try again with a new one.
+        for attempt in range(3):
+            if attempt:
+                self.port = _free_port()
+            opts = (
+                f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            )
+            try:
+                self._run(
+                    str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts,
+                    "-l", str(self.dir / "log"), "-w", "start",
+                )
+            except subprocess.CalledProcessError:
+                continue
+            if self._answers():
+                return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/postgres"
+        log = (self.dir / "log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"the test PostgreSQL server did not start:\n{log}")
+
+    def _answers(self) -> bool:
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
+                return True
             except OSError:
                 time.sleep(0.2)
-        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/postgres"
+        return False
 
     def stop(self) -> None:
         try:
