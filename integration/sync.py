@@ -1449,8 +1449,10 @@ REFRESH_SLOTS = 2
 REFRESH_MIN_SECONDS = 60.0
 _refresh_slots = threading.BoundedSemaphore(REFRESH_SLOTS)
 _refresh_lock = threading.Lock()
-_refresh_running: set[tuple[int, int, int]] = set()
-_refresh_last: dict[tuple[int, int, int], float] = {}
+# Keyed by database too: a process may serve several (tests, two instances in one process).
+_RefreshKey = tuple[str, int, int, int]
+_refresh_running: set[_RefreshKey] = set()
+_refresh_last: dict[_RefreshKey, float] = {}
 
 
 def refresh_person_async(
@@ -1468,7 +1470,7 @@ def refresh_person_async(
     logged, never raised. The in-process memory here only saves work; it is not state
     another instance needs.
     """
-    key = (platform_id, course_id, person_id)
+    key = (str(runtime.engine.url), platform_id, course_id, person_id)
     now = time.monotonic()
     with _refresh_lock:
         if key in _refresh_running:

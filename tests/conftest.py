@@ -43,12 +43,15 @@ def postgres_admin_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database on each backend."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend (a PostgreSQL one is dropped afterwards)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'reperes.sqlite3'}"
+        yield f"sqlite:///{tmp_path / 'reperes.sqlite3'}"
+        return
     admin = request.getfixturevalue("postgres_admin_url")
-    return postgres.create_database(admin, f"reperes_test_{os.getpid()}_{next(_db_names)}")
+    name = f"reperes_test_{os.getpid()}_{next(_db_names)}"
+    yield postgres.create_database(admin, name)
+    postgres.drop_database(admin, name)
 
 
 @pytest.fixture
