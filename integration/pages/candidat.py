@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -238,24 +239,34 @@ def my_referentiel() -> ResponseReturnValue:
     return page("pages/referentiel.html", screen=screen)
 
 
+def _save_choice(
+    field: str, choose: Any, done: str, next_page: str
+) -> Form | ResponseReturnValue:
+    """POST of a one-question form: save `field` with `choose`, then go on; else refill."""
+    who = actor()
+    values = form()
+    try:
+        run(lambda db: choose(db, who, load_catalog(db), values.get(field, ""),
+                              _int(values.get("version"))))
+    except ParcoursError as error:
+        if not _shown_to_person(error):
+            raise
+        return Form.of(values).refuse(error, field)
+    flash(done, "ok")
+    return redirect(url_for(next_page), code=303)
+
+
 @bp.route("/moi/referentiel/choisir", methods=["GET", "POST"])
 @candidat_only
 def choose_referentiel() -> ResponseReturnValue:
     who = actor()
     filled = Form()
     if request.method == "POST":
-        values = form()
-        try:
-            run(lambda db: screens.choose_referentiel(
-                db, who, load_catalog(db), values.get("referentiel", ""),
-                _int(values.get("version"))))
-        except ParcoursError as error:
-            if not _shown_to_person(error):
-                raise
-            filled = Form.of(values).refuse(error, "referentiel")
-        else:
-            flash("C’est enregistré : voici votre référentiel.", "ok")
-            return redirect(url_for("pages.my_referentiel"), code=303)
+        saved = _save_choice("referentiel", screens.choose_referentiel,
+                             "C’est enregistré : voici votre référentiel.", "pages.my_referentiel")
+        if not isinstance(saved, Form):
+            return saved
+        filled = saved
     screen = run(lambda db: screens.choose_referentiel_screen(db, who, load_catalog(db)))
     return page("pages/choose_referentiel.html", status=filled.status, screen=screen,
                 form=filled)
@@ -267,18 +278,11 @@ def modalite() -> ResponseReturnValue:
     who = actor()
     filled = Form()
     if request.method == "POST":
-        values = form()
-        try:
-            run(lambda db: screens.choose_modalite(
-                db, who, load_catalog(db), values.get("modalite", ""),
-                _int(values.get("version"))))
-        except ParcoursError as error:
-            if not _shown_to_person(error):
-                raise
-            filled = Form.of(values).refuse(error, "modalite")
-        else:
-            flash("C’est enregistré.", "ok")
-            return redirect(url_for("pages.moi"), code=303)
+        saved = _save_choice("modalite", screens.choose_modalite, "C’est enregistré.",
+                             "pages.moi")
+        if not isinstance(saved, Form):
+            return saved
+        filled = saved
     parcours = run(lambda db: screens.my_parcours(db, who, load_catalog(db)))
     return page("pages/modalite.html", status=filled.status, parcours=parcours,
                 choices=MODALITES, form=filled)
