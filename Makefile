@@ -44,6 +44,6 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
 
-## make migration: regenerate the initial migration from the models (until the first release)
+## make migration MESSAGE="...": draft the next migration from the models (0001 is frozen)
 migration: $(STAMP)
-	$(BIN)/python -m tests.support.regen_migration
+	$(BIN)/python -m tests.support.regen_migration $(MESSAGE)

@@ -213,9 +213,7 @@ class Membership(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("person.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     roles_raw: Mapped[list[str]] = mapped_column(JSON, default=list)
     launched: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -235,7 +233,7 @@ class Parcours(Base):
     __table_args__ = (UniqueConstraint("course_id", "person_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
     modalite: Mapped[Modalite | None] = mapped_column(_enum(Modalite, "modalite"), default=None)
     status: Mapped[ParcoursStatus] = mapped_column(
@@ -273,11 +271,9 @@ class ParcoursAccompagnateur(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     parcours_id: Mapped[int] = mapped_column(ForeignKey("parcours.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("person.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     added_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), default=None
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
     )
     added_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
@@ -324,7 +320,7 @@ class Task(Base):
     moodle_completed: Mapped[bool | None] = mapped_column(Boolean, default=None)
     moodle_completed_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), default=None
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
@@ -366,7 +362,7 @@ class Evidence(Base):
     height: Mapped[int | None] = mapped_column(Integer, default=None)
     caption: Mapped[str] = mapped_column(String(500), default="")
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), default=None
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     # Removing evidence hides it; the files stay until an erasure purges them.
@@ -390,7 +386,7 @@ class Tag(Base):
     competence_code: Mapped[str] = mapped_column(String(100))
     comment: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), default=None
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
@@ -413,7 +409,7 @@ class Review(Base):
     verdict: Mapped[Verdict] = mapped_column(_enum(Verdict, "verdict"))
     comment: Mapped[str] = mapped_column(Text, default="")
     reviewer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), default=None
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
     )
     # The signature as it read when the review was made (kept if the person is erased).
     reviewer_name: Mapped[str] = mapped_column(String(300), default="")
@@ -450,7 +446,7 @@ class HistoryEntry(Base):
         ForeignKey("parcours.id", ondelete="CASCADE"), index=True
     )
     actor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), default=None
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
     )
     action: Mapped[str] = mapped_column(String(50))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -480,7 +476,7 @@ class Dossier(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     content: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), default=None
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
@@ -492,10 +488,10 @@ class PendingWrite(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dossier_id: Mapped[int | None] = mapped_column(
-        ForeignKey("dossier.id", ondelete="CASCADE"), default=None
+        ForeignKey("dossier.id", ondelete="CASCADE"), default=None, index=True
     )
     evidence_id: Mapped[int | None] = mapped_column(
-        ForeignKey("evidence.id", ondelete="CASCADE"), default=None
+        ForeignKey("evidence.id", ondelete="CASCADE"), default=None, index=True
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
@@ -521,9 +517,7 @@ class ActivityMapping(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    course_id: Mapped[int] = mapped_column(
-        ForeignKey("course.id", ondelete="CASCADE"), index=True
-    )
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
     moodle_cmid: Mapped[int] = mapped_column(Integer)
     module_name: Mapped[str] = mapped_column(String(500), default="")
     referentiel_id: Mapped[str] = mapped_column(String(100))
@@ -533,7 +527,7 @@ class ActivityMapping(Base):
         String(20), default=MAPPING_CONFIRMED, server_default=MAPPING_CONFIRMED
     )
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), default=None
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
@@ -545,7 +539,7 @@ class SyncRun(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform_id: Mapped[int | None] = mapped_column(
-        ForeignKey("platform.id", ondelete="CASCADE"), default=None
+        ForeignKey("platform.id", ondelete="CASCADE"), default=None, index=True
     )
     trigger: Mapped[str] = mapped_column(String(20), default="cli")  # cli | timer | launch
     started_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)

