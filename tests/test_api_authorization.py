@@ -182,6 +182,32 @@ def test_the_right_people_do_reach_it(world: dict[str, Any]) -> None:
         assert client.get(f"/api/v1/evidence/{ids['evidence_id']}/file").status_code == 200
 
 
+# The candidat owns their words: these writes are theirs alone (parcours/access.py).
+OWN_WORDS = {"setProjet", "createTask", "updateTask", "deleteTask", "restoreTask", "addTag",
+             "updateTag", "deleteTag", "uploadEvidence", "updateEvidence", "deleteEvidence",
+             "restoreEvidence"}
+OWN_WORD_WRITES = [(path, method, op) for path, method, op in WRITES
+                   if op["operationId"] in OWN_WORDS]
+
+
+def test_every_write_of_the_candidats_words_is_described() -> None:
+    assert {op["operationId"] for _, _, op in OWN_WORD_WRITES} == OWN_WORDS
+
+
+@pytest.mark.parametrize(("path", "method", "op"), OWN_WORD_WRITES,
+                         ids=[f"{m.upper()} {p}" for p, m, _ in OWN_WORD_WRITES])
+def test_her_accompagnateur_sees_but_changes_nothing_alice_wrote(
+        world: dict[str, Any], path: str, method: str, op: dict[str, Any]) -> None:
+    """Carla may see Alice's words (so 403, not 404); she reviews, she never changes them."""
+    before = _snapshot(world)
+    client = world["app"].test_client()
+    token = login(client, world["cast"].actor("carla"))
+    response = _call(client, path, method, op, world, token)
+    assert response.status_code == 403, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/problem+json"
+    assert _snapshot(world) == before, "Alice's words changed"
+
+
 def test_a_candidat_may_not_review_or_move_the_steps(world: dict[str, Any]) -> None:
     before = _snapshot(world)
     client, token, pid = world["alice"], world["alice_token"], world["ids"]["parcours_id"]

@@ -204,7 +204,9 @@ SCHEMAS: dict[str, Any] = {
 _ERRORS = {
     "400": "Unreadable request",
     "401": "No launch: open Repères from the course",
-    "403": "Role not allowed, or a write without the CSRF token / from another origin",
+    "403": ("Role not allowed (only the candidat changes their own tasks, evidence, links "
+            "and projet; an accompagnateur reviews), or a write without the CSRF token / "
+            "from another origin"),
     "404": "Does not exist, or not visible to this person (never told apart)",
     "409": "The state does not allow it, or someone saved a newer version",
     "412": "If-Match names an older version",
@@ -316,7 +318,7 @@ def _paths() -> dict[str, Any]:
                 {"type": "string", "description": "ID or ID@VERSION"},
                 _obj({"id": STR, "version": STR}, ["id"])]}}}, ["referentiels"]),
         "/parcours/{parcours_id}/projet": change(
-            "What the person wants to do next", "setProjet",
+            "What the person wants to do next (the candidat)", "setProjet",
             {"projet": {"type": "string", "maxLength": 10000}}, ["projet"]),
         "/parcours/{parcours_id}/jury-date": change(
             "The date of the jury (accompagnateur)", "setJuryDate", {"jury_date": DATE},
@@ -370,7 +372,7 @@ def _paths() -> dict[str, Any]:
             "get": _op("One task with its tags and evidence", "getTask",
                        {**_ok(_ref("Task"), headers=ETAG), **_problems(*READ)}, tag="tasks",
                        parameters=tid),
-            "patch": _op("Change a task (send the version read)", "updateTask",
+            "patch": _op("Change a task (the candidat; send the version read)", "updateTask",
                          {**_ok(_ref("Task"), headers=ETAG),
                           **_problems(*WRITE, "409", "412", "428")},
                          tag="tasks", parameters=[*tid, IF_MATCH],

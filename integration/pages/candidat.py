@@ -22,6 +22,9 @@ from .web import actor, bp, form, page, run
 from .words import FREQUENCIES, MODALITES
 
 candidat_only = require_actor(Role.CANDIDAT)
+# The writes below are guarded by the services' one rule (the candidat owns their words,
+# parcours/access.py: may_change_own_words), the same for the API: no second check here.
+launched = require_actor()
 _ANCHOR = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -122,7 +125,7 @@ def task_edit(task_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/moi/activites/<int:task_id>/photos")
-@candidat_only
+@launched
 def task_photos(task_id: int) -> ResponseReturnValue:
     who = actor()
     uploads = _uploads("photo", "file")
@@ -147,7 +150,7 @@ def task_photos(task_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/moi/activites/<int:task_id>/retirer")
-@candidat_only
+@launched
 def task_remove(task_id: int) -> ResponseReturnValue:
     who = actor()
     task = run(lambda db: services.delete_task(db, who, task_id))
@@ -156,7 +159,7 @@ def task_remove(task_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/moi/activites/<int:task_id>/remettre")
-@candidat_only
+@launched
 def task_restore(task_id: int) -> ResponseReturnValue:
     who = actor()
     run(lambda db: services.restore_task(db, who, task_id))
@@ -173,7 +176,7 @@ def tasks_removed() -> ResponseReturnValue:
 
 
 @bp.post("/moi/preuves/<int:evidence_id>/retirer")
-@candidat_only
+@launched
 def evidence_remove(evidence_id: int) -> ResponseReturnValue:
     who = actor()
     evidence = run(lambda db: services.delete_evidence(db, who, evidence_id))
@@ -194,7 +197,7 @@ def task_tags(task_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/moi/activites/<int:task_id>/competences")
-@candidat_only
+@launched
 def task_tag_add(task_id: int) -> ResponseReturnValue:
     who = actor()
     values = form()
@@ -218,7 +221,7 @@ def task_tag_add(task_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/moi/liens/<int:tag_id>/retirer")
-@candidat_only
+@launched
 def tag_remove(tag_id: int) -> ResponseReturnValue:
     who = actor()
     task = run(lambda db: services.remove_tag(db, who, tag_id))

@@ -8,6 +8,12 @@
 Nothing crosses platforms. What a person may not see does not exist for them: the
 lookups below answer NotFound, never Forbidden, so that ids leak nothing. Forbidden is
 kept for a visible parcours where the role does not allow the action.
+
+The candidat owns their words: their tasks, evidence, links to compétences and projet are
+changed by the candidat of the parcours only (`may_change_own_words`). An accompagnateur
+sees them, reviews and comments; they change nothing the candidat wrote. The same rule
+holds for the pages and the API, because the services check it. (The Moodle sync writes
+Moodle's tasks as the system, not through these services.)
 """
 
 from __future__ import annotations
@@ -114,6 +120,26 @@ def tag_for(session: Session, actor: Actor, tag_id: int) -> Tag:
     if tag is None:
         raise NotFound(NOT_FOUND_TAG)
     return tag
+
+
+OWN_WORDS_ONLY = (
+    "Ce sont les mots du candidat : lui seul peut les changer. "
+    "Vous pouvez donner votre avis sur ses compétences."
+)
+
+
+def may_change_own_words(actor: Actor, parcours: Parcours) -> bool:
+    """Whether `actor` may write, change or remove what is written in this parcours.
+
+    Only the candidat whose parcours it is: not an accompagnateur, not a coordinateur.
+    """
+    return actor.role is Role.CANDIDAT and parcours.person_id == actor.person_id
+
+
+def require_own_words(actor: Actor, parcours: Parcours, message: str = OWN_WORDS_ONLY) -> None:
+    """Forbidden unless `may_change_own_words` (call it after the visibility lookup)."""
+    if not may_change_own_words(actor, parcours):
+        raise Forbidden(message)
 
 
 def require_accompagnateur(actor: Actor, message: str) -> None:

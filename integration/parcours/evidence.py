@@ -22,7 +22,7 @@ from connectors.storage import StorageError, Store
 
 from ..auth import Actor
 from ..models import Evidence, utcnow
-from .access import evidence_for, task_for
+from .access import evidence_for, require_own_words, task_for
 from .errors import Invalid, NotFound, StorageFailed
 from .files import prepare
 from .history import record
@@ -83,6 +83,7 @@ def attach_evidence(
 ) -> Evidence:
     """Check a file, store it (photos without metadata, plus two reduced copies), describe it."""
     task = task_for(session, actor, task_id)
+    require_own_words(actor, task.parcours)
     text = clean_text(caption, "caption", multiline=False)
     count = session.scalar(
         select(func.count(Evidence.id)).where(
@@ -162,6 +163,7 @@ def get_evidence(session: Session, actor: Actor, evidence_id: int) -> Evidence:
 
 def set_caption(session: Session, actor: Actor, evidence_id: int, caption: object) -> Evidence:
     evidence = evidence_for(session, actor, evidence_id)
+    require_own_words(actor, evidence.task.parcours)
     text = clean_text(caption, "caption", multiline=False)
     if text != evidence.caption:
         old = evidence.caption
@@ -175,6 +177,7 @@ def set_caption(session: Session, actor: Actor, evidence_id: int, caption: objec
 def delete_evidence(session: Session, actor: Actor, evidence_id: int) -> Evidence:
     """Hide evidence; its files stay (it can be restored)."""
     evidence = evidence_for(session, actor, evidence_id)
+    require_own_words(actor, evidence.task.parcours)
     evidence.deleted_at = utcnow()
     record(session, evidence.task.parcours_id, actor, "evidence.deleted",
            task_id=evidence.task_id, evidence_id=evidence.id, name=evidence.original_name)
@@ -184,6 +187,7 @@ def delete_evidence(session: Session, actor: Actor, evidence_id: int) -> Evidenc
 
 def restore_evidence(session: Session, actor: Actor, evidence_id: int) -> Evidence:
     evidence = evidence_for(session, actor, evidence_id, include_deleted=True)
+    require_own_words(actor, evidence.task.parcours)
     if evidence.deleted_at is not None:
         evidence.deleted_at = None
         record(session, evidence.task.parcours_id, actor, "evidence.restored",

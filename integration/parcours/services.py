@@ -34,6 +34,7 @@ from .access import (
     holds_accompagnateur_role,
     parcours_for,
     require_accompagnateur,
+    require_own_words,
     visible_parcours,
 )
 from .errors import Conflict, Forbidden, Invalid, NotFound, StaleVersion
@@ -289,6 +290,7 @@ def set_projet(
 ) -> Parcours:
     """What the person wants to do next, in their words."""
     parcours = parcours_for(session, actor, parcours_id)
+    require_own_words(actor, parcours)
     check_version(parcours.version, expected_version)
     text = clean_text(projet, "projet")
     if text == parcours.projet:

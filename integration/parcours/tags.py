@@ -10,7 +10,7 @@ from referentiels import Catalog, Referentiel
 
 from ..auth import Actor
 from ..models import Parcours, Tag, Task
-from .access import tag_for, task_for
+from .access import require_own_words, tag_for, task_for
 from .errors import Invalid
 from .history import record
 from .items import Item, find_item
@@ -73,6 +73,8 @@ def add_tag(
     Linking again the same compétence keeps one tag; a given comment replaces the old one.
     """
     task = task_for(session, actor, task_id)
+    # Linking a task to a compétence is the candidat's act; the accompagnateur reviews.
+    require_own_words(actor, task.parcours)
     item = resolve_item(task.parcours, catalog, referentiel_id, referentiel_version,
                         competence_code)
     text = None if comment is None else clean_text(comment, "comment")
@@ -133,6 +135,7 @@ def remove_tag(session: Session, actor: Actor, tag_id: int) -> Task:
     """Unlink; the comment stays in the history."""
     tag = tag_for(session, actor, tag_id)
     task = tag.task
+    require_own_words(actor, task.parcours)
     record(
         session, task.parcours_id, actor, "tag.removed", task_id=task.id,
         address=f"{tag.referentiel_id}@{tag.referentiel_version}#{tag.competence_code}",
@@ -146,6 +149,7 @@ def remove_tag(session: Session, actor: Actor, tag_id: int) -> Task:
 def update_tag_comment(session: Session, actor: Actor, tag_id: int, comment: object) -> Tag:
     """Change the person's comment on a link (the old one stays in the history)."""
     tag = tag_for(session, actor, tag_id)
+    require_own_words(actor, tag.task.parcours)
     text = clean_text(comment, "comment")
     if text != tag.comment:
         old = tag.comment

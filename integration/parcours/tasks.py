@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..auth import Actor
 from ..models import Task, TaskSource, utcnow
-from .access import parcours_for, task_for
+from .access import parcours_for, require_own_words, task_for
 from .errors import Invalid
 from .history import record
 from .services import check_version
@@ -65,6 +65,7 @@ def create_task(
 ) -> Task:
     """A new task in the parcours. `title` is required; the other fields are optional."""
     parcours = parcours_for(session, actor, parcours_id)
+    require_own_words(actor, parcours)
     clean = _clean(data, creating=True)
     task = Task(parcours_id=parcours.id, created_by_id=actor.person_id, **clean)
     _check_dates(task)
@@ -99,6 +100,7 @@ def update_task(
 ) -> Task:
     """Change some fields. With `expected_version`, StaleVersion if someone saved first."""
     task = task_for(session, actor, task_id)
+    require_own_words(actor, task.parcours)
     check_version(task.version, expected_version)
     clean = _clean(changes, creating=False)
     before = {name: getattr(task, name) for name in clean}
@@ -123,6 +125,7 @@ def delete_task(
 ) -> Task:
     """Hide a task (it can be restored: nothing written is lost)."""
     task = task_for(session, actor, task_id)
+    require_own_words(actor, task.parcours)
     check_version(task.version, expected_version)
     task.deleted_at = utcnow()
     record(session, task.parcours_id, actor, "task.deleted", task_id=task.id, title=task.title)
@@ -133,6 +136,7 @@ def delete_task(
 def restore_task(session: Session, actor: Actor, task_id: int) -> Task:
     """Bring back a removed task, with its evidence and tags."""
     task = task_for(session, actor, task_id, include_deleted=True)
+    require_own_words(actor, task.parcours)
     if task.deleted_at is None:
         return task
     task.deleted_at = None
