@@ -38,6 +38,17 @@ FORMAT = "reperes.referentiel/1"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _CONTROL_MULTILINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
+# Bounds far above any real référentiel (the longest real wording is a few hundred
+# characters, the largest has 16 blocs and about 60 compétences): they stop a hostile
+# or broken file from becoming a huge row that every candidat then downloads.
+MAX_TITLE = 500  # the référentiel's intitulé and niveau
+MAX_WORDING = 2_000  # a bloc, a compétence, its falc and note, the certificateur(s)
+MAX_VERIFIED = 10_000  # the provenance's "verified" text
+MAX_BLOCS = 200
+MAX_COMPETENCES = 2_000  # in the whole référentiel
+MAX_LIST_ITEMS = 100  # provenance sources and notes
+MAX_TOTAL_TEXT = 1_000_000  # every text of the référentiel together
+
 _ROOT_KEYS = {
     "format", "id", "rncp", "intitule", "certificateur", "niveau", "provenance", "blocs",
 }
@@ -82,10 +93,16 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _count(number: int) -> str:
+    return f"{number:,}".replace(",", "\u202f")
+
+
 class _Checker:
     def __init__(self, source: str | None) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        self.total_text = 0
+        self.competences = 0
 
     def report(self, path: str, message: str) -> None:
         self.problems.append(Problem(message, self.source, path or "$"))
@@ -106,9 +123,20 @@ class _Checker:
                 self.report(_join(path, key), f"champ obligatoire manquant « {key} »")
         return True
 
-    def text(self, value: object, path: str, *, multiline: bool = False) -> bool:
+    def text(
+        self, value: object, path: str, *, multiline: bool = False, limit: int = MAX_WORDING
+    ) -> bool:
         if not isinstance(value, str):
             self.report(path, f"texte attendu, trouvé : {_type_name(value)}")
+            return False
+        self.total_text += len(value)
+        if len(value) > limit:
+            # Said before anything else, and nothing else is checked in such a text.
+            self.report(
+                path,
+                f"texte trop long : {_count(len(value))} caractères ({_count(limit)} au plus) "
+                f"; début : « {value[:60].strip()}… »",
+            )
             return False
         ok = True
         if not value.strip():
@@ -145,6 +173,11 @@ class _Checker:
             return
         if non_empty and not value:
             self.report(path, "liste vide : au moins un élément attendu")
+        if len(value) > MAX_LIST_ITEMS:
+            self.report(
+                path, f"trop d'éléments : {_count(len(value))} ({MAX_LIST_ITEMS} au plus)"
+            )
+            value = value[:MAX_LIST_ITEMS]
         for index, item in enumerate(value):
             self.text(item, f"{path}[{index}]", multiline=True)
 
@@ -179,11 +212,18 @@ class _Checker:
             self.pattern(data["rncp"], "rncp", RNCP_PATTERN, "numéro RNCP", "exemple : RNCP34947")
         for key in ("intitule", "certificateur", "niveau"):
             if key in data:
-                self.text(data[key], key)
+                limit = MAX_WORDING if key == "certificateur" else MAX_TITLE
+                self.text(data[key], key, limit=limit)
         if "provenance" in data:
             self.provenance(data["provenance"], "provenance")
         if "blocs" in data:
             self.blocs(data["blocs"], "blocs")
+        if self.total_text > MAX_TOTAL_TEXT:
+            self.report(
+                "",
+                f"référentiel trop gros : {_count(self.total_text)} caractères de texte en tout "
+                f"({_count(MAX_TOTAL_TEXT)} au plus)",
+            )
 
     def provenance(self, value: object, path: str) -> None:
         if not self.obj(value, path, _PROVENANCE_KEYS, ("version", "status", "sources")):
@@ -203,7 +243,10 @@ class _Checker:
             )
         if "sources" in value:
             self.text_list(value["sources"], _join(path, "sources"), non_empty=True)
-        self.optional(value, path, "verified", lambda v, p: self.text(v, p, multiline=True))
+        self.optional(
+            value, path, "verified",
+            lambda v, p: self.text(v, p, multiline=True, limit=MAX_VERIFIED),
+        )
         self.optional(value, path, "notes", self.text_list)
         self.optional(value, path, "complete", self.boolean)
         self.optional(
@@ -217,6 +260,9 @@ class _Checker:
             return
         bloc_codes: dict[str, str] = {}
         competence_codes: dict[str, str] = {}
+        if len(value) > MAX_BLOCS:
+            self.report(path, f"trop de blocs : {_count(len(value))} ({MAX_BLOCS} au plus)")
+            value = value[:MAX_BLOCS]
         for index, bloc in enumerate(value):
             bloc_path = f"{path}[{index}]"
             if not self.obj(bloc, bloc_path, _BLOC_KEYS, ("code", "intitule", "competences")):
@@ -237,6 +283,19 @@ class _Checker:
                     f"liste attendue, trouvé : {_type_name(competences)}",
                 )
                 continue
+            room = max(MAX_COMPETENCES - self.competences, 0)
+            if len(competences) > room and self.competences <= MAX_COMPETENCES:
+                total = sum(
+                    len(b["competences"]) for b in value
+                    if isinstance(b, dict) and isinstance(b.get("competences"), list)
+                )
+                self.report(
+                    _join(bloc_path, "competences"),
+                    f"trop de compétences : {_count(total)} dans le référentiel "
+                    f"({_count(MAX_COMPETENCES)} au plus)",
+                )
+            self.competences += len(competences)
+            competences = competences[:room]
             for c_index, competence in enumerate(competences):
                 c_path = f"{bloc_path}.competences[{c_index}]"
                 if not self.obj(competence, c_path, _COMPETENCE_KEYS, ("code", "intitule")):

@@ -10,12 +10,21 @@ The RNCP exports mix UTF-8 and Latin-1. The choice made here:
   `REPAIRED` so that the importer can say which fiche was repaired, then drop it;
 - ``encoding="utf-8"`` refuses such bytes instead: `ReferentielError` with the line;
 - any other ``encoding=`` forces that codec whatever the declaration says.
+
+Only byte-for-character encodings of Latin text are accepted (UTF-8, ASCII,
+ISO-8859-1/-15, cp1252), declared or forced: an encoding such as UTF-7 or
+UTF-16 would hide markup from any check made on the raw bytes.
+
+With ``refuse_dtd``, the decoded text is read by a small expat parser up to the
+first element: any DOCTYPE (hence any entity, internal or external) is refused
+there, after decoding, before a single byte of it is handed on.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+import xml.parsers.expat
 from typing import BinaryIO
 
 from referentiels.errors import ReferentielError
@@ -25,8 +34,11 @@ REPAIRED = "\ue000"
 _HANDLER = "reperes-cp1252"
 _DECLARATION = re.compile(rb"^(\xef\xbb\xbf)?<\?xml[^>]*?\?>")
 _DECLARED = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
-_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _CHUNK = 1 << 18
+# Codec names (as `codecs.lookup` gives them) of the encodings an export may use.
+ALLOWED_ENCODINGS = frozenset(
+    {"utf-8", "utf-8-sig", "ascii", "iso8859-1", "iso8859-15", "cp1252"}
+)
 
 
 def _repair_as_cp1252(error: UnicodeError) -> tuple[str, int]:
@@ -47,6 +59,52 @@ def _normal(name: str) -> str:
         return name.lower()
 
 
+class _DtdFound(Exception):
+    def __init__(self, what: str, line: int) -> None:
+        super().__init__(what)
+        self.what = what
+        self.line = line
+
+
+class _DtdGuard:
+    """Read the decoded prolog with expat and refuse any DTD or entity declaration.
+
+    A DTD can only come before the first element, so the guard stops there.
+    """
+
+    def __init__(self) -> None:
+        self.done = False
+        parser = xml.parsers.expat.ParserCreate("UTF-8")
+        parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.StartDoctypeDeclHandler = self._doctype
+        parser.EntityDeclHandler = self._entity
+        parser.StartElementHandler = self._element
+        self._parser = parser
+
+    def _doctype(self, *_: object) -> None:
+        raise _DtdFound("DOCTYPE", self._parser.CurrentLineNumber)
+
+    def _entity(self, *_: object) -> None:
+        raise _DtdFound("ENTITY", self._parser.CurrentLineNumber)
+
+    def _element(self, *_: object) -> None:
+        self.done = True
+        raise _DtdFound("", 0)  # stop here: the prolog is over
+
+    def feed(self, data: bytes, final: bool) -> None:
+        if self.done:
+            return
+        try:
+            self._parser.Parse(data, final)
+        except _DtdFound as found:
+            if found.what:
+                self.done = True
+                raise
+        except xml.parsers.expat.ExpatError:
+            # Broken XML: the real parser reads the same bytes and says where.
+            self.done = True
+
+
 class Utf8Reader:
     """A binary file-like object giving the UTF-8 text of `raw`, declared as UTF-8."""
 
@@ -65,16 +123,8 @@ class Utf8Reader:
         self._offset = 0
         self._done = False
         self.repaired = False
+        self._guard = _DtdGuard() if refuse_dtd else None
         head = raw.read(_CHUNK)
-        if refuse_dtd:
-            first_element = _FIRST_ELEMENT.search(head)
-            prolog = head[: first_element.start()] if first_element else head
-            if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
-                raise ReferentielError(
-                    "déclaration DOCTYPE refusée : un export RNCP n'en contient pas",
-                    file=source,
-                    location="ligne " + str(prolog.count(b"\n") + 1),
-                )
         declaration = _DECLARATION.match(head)
         declared: str | None = None
         if declaration:
@@ -99,6 +149,13 @@ class Utf8Reader:
             raise ReferentielError(
                 f"encodage inconnu « {encoding or declared} »", file=source, location="ligne 1"
             ) from None
+        if codec not in ALLOWED_ENCODINGS:
+            raise ReferentielError(
+                f"encodage « {encoding or declared} » refusé : un export RNCP est en UTF-8 "
+                "ou en Latin-1 (ISO-8859-1, cp1252)",
+                file=source,
+                location="ligne 1",
+            )
         self.codec = codec
         self._pending = self._convert(head, final=False)
 
@@ -118,7 +175,18 @@ class Utf8Reader:
         self._lines += data.count(b"\n")
         if not self.repaired and REPAIRED in text:
             self.repaired = True
-        return text.encode("utf-8")
+        out = text.encode("utf-8")
+        if self._guard is not None and not self._guard.done:
+            try:
+                self._guard.feed(out, final)
+            except _DtdFound as found:
+                raise ReferentielError(
+                    f"déclaration {found.what} refusée : un export RNCP n'en contient pas "
+                    "(une DTD peut déclarer des entités qui font exploser la taille du texte)",
+                    file=self._source,
+                    location=f"ligne {found.line}",
+                ) from None
+        return out
 
     def read(self, size: int = -1) -> bytes:
         # Keep an offset into the converted chunk, so that a reader asking for

@@ -1,0 +1,139 @@
+"""Issue 12: imports that cannot blow up, référentiel ids that cannot squat, CSV that
+cannot run.
+
+Every hostile file is built here, in the test that uses it.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from referentiels import ReferentielError
+from referentiels.importers.rncp_xml import read_fiches
+from referentiels.validate import MAX_BLOCS, MAX_COMPETENCES, MAX_WORDING, check
+
+# -- RNCP XML: no DTD, whatever the encoding -------------------------------------------
+
+
+def _fiche(intitule: str = "Agent d'essai", competence: str = "Nettoyer les sols") -> str:
+    return (
+        "<FICHE><NUMERO_FICHE>RNCP90001</NUMERO_FICHE>"
+        f"<INTITULE>{intitule}</INTITULE><ACTIF>ACTIVE</ACTIF>"
+        "<DATE_EFFET>01/01/2024</DATE_EFFET>"
+        "<NOMENCLATURE_EUROPE><NIVEAU>NIV3</NIVEAU></NOMENCLATURE_EUROPE>"
+        "<CERTIFICATEURS><CERTIFICATEUR><NOM_CERTIFICATEUR>X</NOM_CERTIFICATEUR>"
+        "</CERTIFICATEUR></CERTIFICATEURS>"
+        "<BLOCS_COMPETENCES><BLOC_COMPETENCES><CODE>RNCP90001BC01</CODE>"
+        "<LIBELLE>Bloc</LIBELLE>"
+        f"<LISTE_COMPETENCES><![CDATA[<ul><li>{competence}</li></ul>]]></LISTE_COMPETENCES>"
+        "</BLOC_COMPETENCES></BLOCS_COMPETENCES></FICHE>"
+    )
+
+
+def _utf7_export(dtd: str, intitule: str) -> bytes:
+    """An export declared UTF-7: every « < » of the body is written « +ADw- »."""
+    body = f"{dtd}\n<FICHES>{_fiche(intitule)}</FICHES>\n"
+    encoded = body.encode("utf-7").replace(b"<", b"+ADw-")
+    assert encoded.decode("utf-7") == body
+    return b'<?xml version="1.0" encoding="UTF-7"?>\n' + encoded
+
+
+def test_rncp_utf7_doctype_with_internal_entity_is_refused() -> None:
+    data = _utf7_export('<!DOCTYPE FICHES [<!ENTITY big "AAAAAAAAAA">]>', "&big;")
+    assert b"<!DOCTYPE" not in data  # what the old check on raw bytes looked for
+    with pytest.raises(ReferentielError, match="refusé"):
+        read_fiches(io.BytesIO(data))
+
+
+def test_rncp_utf7_is_refused_even_without_dtd() -> None:
+    with pytest.raises(ReferentielError, match="encodage « UTF-7 » refusé"):
+        read_fiches(io.BytesIO(_utf7_export("", "Agent")))
+
+
+def test_rncp_billion_laughs_entity_expansion_is_refused() -> None:
+    # A comment holding « <a » made the old check believe the prolog was over.
+    levels = ['<!ENTITY l0 "ha">'] + [
+        f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 4)
+    ]
+    data = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n<!-- <a> -->\n'
+        f"<!DOCTYPE FICHES [{''.join(levels)}]>\n<FICHES>{_fiche('&l3;')}</FICHES>\n"
+    ).encode("latin-1")
+    with pytest.raises(ReferentielError, match="DOCTYPE refusée") as refused:
+        read_fiches(io.BytesIO(data))
+    assert refused.value.location == "ligne 3"
+
+
+def test_rncp_external_entity_is_refused() -> None:
+    data = _utf7_export('<!DOCTYPE FICHES [<!ENTITY e SYSTEM "file:///etc/passwd">]>', "&e;")
+    with pytest.raises(ReferentielError, match="refusé"):
+        read_fiches(io.BytesIO(data))
+    # The same in plain UTF-8, the DTD far after the start (past the first read).
+    padding = "<!-- " + "x" * 400_000 + " -->\n"
+    plain = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{padding}'
+        '<!DOCTYPE FICHES [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n'
+        f"<FICHES>{_fiche('&e;')}</FICHES>\n"
+    ).encode()
+    with pytest.raises(ReferentielError, match="DOCTYPE refusée"):
+        read_fiches(io.BytesIO(plain))
+
+
+# -- bounds on every text and on the number of items -------------------------------------
+
+
+def test_rncp_over_long_wording_is_refused_naming_the_item() -> None:
+    long = "Nettoyer " * 1_000  # 9,000 characters
+    data = f'<?xml version="1.0"?>\n<FICHES>{_fiche(competence=long)}</FICHES>'.encode()
+    with pytest.raises(ReferentielError) as refused:
+        read_fiches(io.BytesIO(data))
+    (problem,) = refused.value.problems
+    assert "texte trop long" in problem.message
+    assert f"{MAX_WORDING:,}".replace(",", "\u202f") in problem.message
+    assert problem.location is not None
+    assert "RNCP90001" in problem.location and "compétence n° 1" in problem.location
+
+
+def _document(blocs: int, per_bloc: int) -> dict[str, object]:
+    return {
+        "format": "reperes.referentiel/1",
+        "id": "ESSAI",
+        "intitule": "Essai",
+        "certificateur": "X",
+        "niveau": "Niveau 3",
+        "provenance": {"version": "2024-01-01", "status": "en_vigueur", "sources": ["essai"]},
+        "blocs": [
+            {
+                "code": f"B{b}",
+                "intitule": "Bloc",
+                "competences": [
+                    {"code": f"B{b}-C{c}", "intitule": "Ranger"} for c in range(per_bloc)
+                ],
+            }
+            for b in range(blocs)
+        ],
+    }
+
+
+def test_too_many_items_are_refused() -> None:
+    assert check(_document(10, 20)) == []
+    too_many = check(_document(10, MAX_COMPETENCES // 10 + 1))
+    assert [p.message for p in too_many] == [
+        f"trop de compétences : {10 * (MAX_COMPETENCES // 10 + 1):,} dans le référentiel "
+        f"({MAX_COMPETENCES:,} au plus)".replace(",", "\u202f")
+    ]
+    blocs = check(_document(MAX_BLOCS + 1, 1))
+    assert [p.location for p in blocs] == ["blocs"]
+    assert "trop de blocs" in blocs[0].message
+    long_title = _document(1, 1)
+    long_title["intitule"] = "T" * 501
+    (problem,) = check(long_title)
+    assert problem.location == "intitule" and "texte trop long" in problem.message
+
+
+def test_real_referentiels_stay_within_the_bounds() -> None:
+    from referentiels import load_shipped
+
+    assert len(load_shipped()) > 5  # every shipped file is checked when loaded
