@@ -18,6 +18,13 @@ from referentiels.errors import ReferentielError
 Status = Literal["en_vigueur", "historique"]
 STATUSES: tuple[Status, ...] = ("en_vigueur", "historique")
 
+# How far one wording can be trusted: « officiel » copied from the official text (JORF
+# annex, RNCP fiche); « transcription » a public copy of the official text, to check;
+# « secondaire » a third party's list (training provider, Carif-Oref); « deduit » completed
+# by reasoning (e.g. the end of a cut wording). Never show the last three as official.
+Reliability = Literal["officiel", "transcription", "secondaire", "deduit"]
+RELIABILITIES: tuple[Reliability, ...] = ("officiel", "transcription", "secondaire", "deduit")
+
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -33,7 +40,9 @@ class Provenance:
     short label. `verified` says what was seen and where; `notes` hold the
     remarks a reader must know (inferred codes, missing parts). `complete` is
     False when some blocs or compétences were not seen. `echeance` is the end of
-    the RNCP registration (``YYYY-MM-DD``) when known.
+    the RNCP registration (``YYYY-MM-DD``) when known, `active` the fiche's « actif »
+    flag in the RNCP when known, `successors` the RNCP numbers (``RNCPnnnnn``) or
+    référentiel ids that replace it.
     """
 
     version: str
@@ -43,6 +52,8 @@ class Provenance:
     notes: tuple[str, ...] = ()
     complete: bool = True
     echeance: str | None = None
+    active: bool | None = None
+    successors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +62,8 @@ class Competence:
 
     `falc` is an optional wording « en mots simples » shown beside the official
     one, `picto` a key of `referentiels.pictos.PICTOS`. `truncated` marks an
-    official wording known to be cut in the source that was read.
+    official wording known to be cut in the source that was read. `source` names
+    the document the wording was read in, `reliability` how far it can be trusted.
     """
 
     code: str
@@ -60,6 +72,8 @@ class Competence:
     picto: str | None = None
     truncated: bool = False
     note: str | None = None
+    source: str | None = None
+    reliability: Reliability | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,8 @@ class Bloc:
     falc: str | None = None
     picto: str | None = None
     note: str | None = None
+    source: str | None = None
+    reliability: Reliability | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from referentiels.model import (
     CODE_PATTERN,
     DATE_PATTERN,
     ID_PATTERN,
+    RELIABILITIES,
     RNCP_PATTERN,
     STATUSES,
     VERSION_PATTERN,
@@ -52,9 +53,14 @@ MAX_TOTAL_TEXT = 1_000_000  # every text of the référentiel together
 _ROOT_KEYS = {
     "format", "id", "rncp", "intitule", "certificateur", "niveau", "provenance", "blocs",
 }
-_PROVENANCE_KEYS = {"version", "status", "sources", "verified", "notes", "complete", "echeance"}
-_BLOC_KEYS = {"code", "intitule", "competences", "falc", "picto", "note"}
-_COMPETENCE_KEYS = {"code", "intitule", "falc", "picto", "truncated", "note"}
+_PROVENANCE_KEYS = {
+    "version", "status", "sources", "verified", "notes", "complete", "echeance",
+    "active", "successors",
+}
+_BLOC_KEYS = {"code", "intitule", "competences", "falc", "picto", "note", "source", "reliability"}
+_COMPETENCE_KEYS = {
+    "code", "intitule", "falc", "picto", "truncated", "note", "source", "reliability",
+}
 
 
 class _Object(dict[str, Any]):
@@ -187,6 +193,26 @@ class _Checker:
         if key in obj and obj[key] is not None:
             check(obj[key], _join(path, key))
 
+    def reliability(self, value: object, path: str) -> None:
+        if value not in RELIABILITIES:
+            shown = value if isinstance(value, str) else _type_name(value)
+            self.report(
+                path, f"fiabilité inconnue « {shown} » (attendu : {', '.join(RELIABILITIES)})"
+            )
+
+    def successors(self, value: object, path: str) -> None:
+        if not isinstance(value, list):
+            self.report(path, f"liste attendue, trouvé : {_type_name(value)}")
+            return
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not (
+                RNCP_PATTERN.fullmatch(item) or ID_PATTERN.fullmatch(item.partition("@")[0])
+            ):
+                self.report(
+                    f"{path}[{index}]",
+                    "successeur invalide : un numéro RNCP (RNCP40994) ou un identifiant attendu",
+                )
+
     def picto(self, value: object, path: str) -> None:
         if not isinstance(value, str):
             self.report(path, f"texte attendu, trouvé : {_type_name(value)}")
@@ -253,6 +279,8 @@ class _Checker:
             value, path, "echeance",
             lambda v, p: self.pattern(v, p, DATE_PATTERN, "date", "format AAAA-MM-JJ"),
         )
+        self.optional(value, path, "active", self.boolean)
+        self.optional(value, path, "successors", self.successors)
 
     def blocs(self, value: object, path: str) -> None:
         if not isinstance(value, list):
@@ -274,6 +302,8 @@ class _Checker:
             self.optional(bloc, bloc_path, "falc", self.text)
             self.optional(bloc, bloc_path, "picto", self.picto)
             self.optional(bloc, bloc_path, "note", self.text)
+            self.optional(bloc, bloc_path, "source", self.text)
+            self.optional(bloc, bloc_path, "reliability", self.reliability)
             competences = bloc.get("competences")
             if "competences" not in bloc:
                 continue
@@ -308,6 +338,8 @@ class _Checker:
                 self.optional(competence, c_path, "picto", self.picto)
                 self.optional(competence, c_path, "truncated", self.boolean)
                 self.optional(competence, c_path, "note", self.text)
+                self.optional(competence, c_path, "source", self.text)
+                self.optional(competence, c_path, "reliability", self.reliability)
 
     def code(self, value: object, path: str, seen: dict[str, str], what: str) -> None:
         if value is None:
@@ -359,6 +391,8 @@ def from_data(data: object, source: str | None = None) -> Referentiel:
             notes=tuple(prov.get("notes") or ()),
             complete=prov.get("complete", True),
             echeance=prov.get("echeance"),
+            active=prov.get("active"),
+            successors=tuple(prov.get("successors") or ()),
         ),
         blocs=tuple(
             Bloc(
@@ -367,6 +401,8 @@ def from_data(data: object, source: str | None = None) -> Referentiel:
                 falc=b.get("falc"),
                 picto=b.get("picto"),
                 note=b.get("note"),
+                source=b.get("source"),
+                reliability=b.get("reliability"),
                 competences=tuple(
                     Competence(
                         code=c["code"],
@@ -375,6 +411,8 @@ def from_data(data: object, source: str | None = None) -> Referentiel:
                         picto=c.get("picto"),
                         truncated=c.get("truncated", False),
                         note=c.get("note"),
+                        source=c.get("source"),
+                        reliability=c.get("reliability"),
                     )
                     for c in b["competences"]
                 ),
@@ -399,9 +437,12 @@ def to_data(ref: Referentiel) -> dict[str, Any]:
             "verified": prov.verified or None,
             "notes": list(prov.notes),
             "echeance": prov.echeance,
+            "successors": list(prov.successors),
         }
     )
     provenance["complete"] = prov.complete
+    if prov.active is not None:
+        provenance["active"] = prov.active
     return {
         "format": FORMAT,
         "id": ref.id,
@@ -414,12 +455,14 @@ def to_data(ref: Referentiel) -> dict[str, Any]:
             {
                 **_drop_empty(
                     {"code": b.code, "intitule": b.intitule, "falc": b.falc,
-                     "picto": b.picto, "note": b.note}
+                     "picto": b.picto, "note": b.note, "source": b.source,
+                     "reliability": b.reliability}
                 ),
                 "competences": [
                     _drop_empty(
                         {"code": c.code, "intitule": c.intitule, "falc": c.falc,
-                         "picto": c.picto, "truncated": c.truncated, "note": c.note}
+                         "picto": c.picto, "truncated": c.truncated, "note": c.note,
+                         "source": c.source, "reliability": c.reliability}
                     )
                     for c in b.competences
                 ],

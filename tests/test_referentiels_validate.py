@@ -206,6 +206,8 @@ def test_schema_documents_the_same_format() -> None:
         "picto",
         "truncated",
         "note",
+        "source",
+        "reliability",
     }
     assert set(schema["properties"]["provenance"]["properties"]) == {
         "version",
@@ -215,4 +217,6 @@ def test_schema_documents_the_same_format() -> None:
         "notes",
         "complete",
         "echeance",
+        "active",
+        "successors",
     }

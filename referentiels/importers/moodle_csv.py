@@ -39,7 +39,7 @@ from html.parser import HTMLParser
 
 from referentiels.errors import Problem, ReferentielError, read_source
 from referentiels.importers.tree import Node, flatten, safe_code, safe_id
-from referentiels.model import Provenance, Referentiel
+from referentiels.model import RELIABILITIES, Provenance, Referentiel, Reliability
 from referentiels.validate import FORMAT, check_referentiel
 
 HEADER = [
@@ -63,7 +63,8 @@ _LABELS = {
     "format": "Format", "rncp": "Numéro RNCP", "certificateur": "Certificateur",
     "niveau": "Niveau", "status": "Statut", "complete": "Complet", "echeance": "Échéance",
     "source": "Source", "verified": "Vérifié", "note": "Note", "falc": "En mots simples",
-    "picto": "Pictogramme",
+    "picto": "Pictogramme", "reliability": "Fiabilité", "active": "Actif",
+    "successors": "Successeur",
 }
 _BY_LABEL = {label: key for key, label in _LABELS.items()}
 _NOT_GIVEN = "non indiqué"
@@ -82,9 +83,14 @@ def _shortname(text: str) -> str:
 
 
 def _item_description(
-    intitule: str, falc: str | None, picto: str | None, note: str | None, truncated: bool
+    intitule: str, falc: str | None, picto: str | None, note: str | None, truncated: bool,
+    source: str | None = None, reliability: str | None = None,
 ) -> str:
     parts = [_para(intitule)]
+    if source:
+        parts.append(_para(source, _LABELS["source"]))
+    if reliability:
+        parts.append(_para(reliability, _LABELS["reliability"]))
     if falc:
         parts.append(_para(falc, _LABELS["falc"]))
     if picto:
@@ -107,6 +113,9 @@ def _framework_description(ref: Referentiel) -> str:
     parts.append(_para("oui" if prov.complete else "non", _LABELS["complete"]))
     if prov.echeance:
         parts.append(_para(prov.echeance, _LABELS["echeance"]))
+    if prov.active is not None:
+        parts.append(_para("oui" if prov.active else "non", _LABELS["active"]))
+    parts.extend(_para(s, _LABELS["successors"]) for s in prov.successors)
     parts.extend(_para(source, _LABELS["source"]) for source in prov.sources)
     if prov.verified:
         parts.append(_para(prov.verified, _LABELS["verified"]))
@@ -149,7 +158,8 @@ def export_csv(ref: Referentiel) -> str:
             row(
                 idnumber=bloc.code, shortname=_shortname(bloc.intitule),
                 description=_item_description(
-                    bloc.intitule, bloc.falc, bloc.picto, bloc.note, False
+                    bloc.intitule, bloc.falc, bloc.picto, bloc.note, False,
+                    bloc.source, bloc.reliability,
                 ),
                 descriptionformat="1", ruleoutcome="0", ruleconfig="null",
                 exportid=str(export_id),
@@ -164,6 +174,7 @@ def export_csv(ref: Referentiel) -> str:
                     description=_item_description(
                         competence.intitule, competence.falc, competence.picto,
                         competence.note, competence.truncated,
+                        competence.source, competence.reliability,
                     ),
                     descriptionformat="1", ruleoutcome="0", ruleconfig="null",
                     exportid=str(export_id),
@@ -349,7 +360,16 @@ def _node(row: _Row, idnumber: str, shortname: str, ours: bool) -> Node:
         picto=values.get("picto"),
         note=values.get("note"),
         truncated=TRUNCATED_SENTENCE in others,
+        source=values.get("source"),
+        reliability=_reliability(values.get("reliability")),
     )
+
+
+def _reliability(value: str | None) -> Reliability | None:
+    for known in RELIABILITIES:
+        if value == known:
+            return known
+    return None
 
 
 def _referentiel(
@@ -382,6 +402,8 @@ def _referentiel(
             notes=tuple(meta.get("note", ())),
             complete=one("complete") != "non",
             echeance=one("echeance"),
+            active={"oui": True, "non": False}.get(one("active") or ""),
+            successors=tuple(meta.get("successors", ())),
         )
         return Referentiel(
             id=ref_id, rncp=one("rncp"), intitule=title,

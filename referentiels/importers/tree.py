@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from referentiels.model import CODE_PATTERN, ID_PATTERN, Bloc, Competence
+from referentiels.model import CODE_PATTERN, ID_PATTERN, Bloc, Competence, Reliability
 
 FLAT_BLOC_CODE = "B1"
 
@@ -32,6 +32,8 @@ class Node:
     note: str | None = None
     truncated: bool = False
     children: list[Node] = field(default_factory=list)
+    source: str | None = None
+    reliability: Reliability | None = None
 
     def as_competence(self, note: str | None = None) -> Competence:
         notes = "; ".join(n for n in (self.note, note) if n) or None
@@ -42,6 +44,8 @@ class Node:
             picto=self.picto,
             truncated=self.truncated,
             note=notes,
+            source=self.source,
+            reliability=self.reliability,
         )
 
 
@@ -68,6 +72,8 @@ def flatten(
             falc=node.falc,
             picto=node.picto,
             note=node.note,
+            source=node.source,
+            reliability=node.reliability,
             competences=tuple(_descendants(node, 1)),
         )
         for node in top
