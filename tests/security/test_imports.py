@@ -7,12 +7,17 @@ Every hostile file is built here, in the test that uses it.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from referentiels import ReferentielError
 from referentiels.importers.rncp_xml import read_fiches
 from referentiels.validate import MAX_BLOCS, MAX_COMPETENCES, MAX_WORDING, check
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- RNCP XML: no DTD, whatever the encoding -------------------------------------------
 
@@ -137,3 +142,56 @@ def test_real_referentiels_stay_within_the_bounds() -> None:
     from referentiels import load_shipped
 
     assert len(load_shipped()) > 5  # every shipped file is checked when loaded
+
+
+# -- the HTML list parser is linear -------------------------------------------------------
+
+
+def _calls(text: str) -> int:
+    """Every function call (Python or C) made while splitting `text`."""
+    from referentiels.importers.html_list import split_competences
+
+    count = 0
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        split_competences(text)
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+_SHAPES = {
+    "tabs in a list": lambda n: "<ul><li>Ranger" + "\t" * n + "le stock</li></ul>",
+    "tabs in a paragraph": lambda n: "<p>Ranger" + "\t" * n + "le stock</p>",
+    "tabs in plain text": lambda n: "Ranger" + "\t" * n + "le stock",
+    "bullets": lambda n: "Ranger" + " \t• ranger" * n,
+    "items": lambda n: "<li>Ranger le stock</li>" * n,
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_SHAPES))
+def test_html_list_parser_is_linear_by_operation_count(shape: str) -> None:
+    build = _SHAPES[shape]
+    small, large = _calls(build(2_000)), _calls(build(8_000))
+    # Four times the input, at most four times the calls (plus a constant).
+    assert large <= 4 * small + 100, (small, large)
+
+
+def test_html_list_parser_splits_a_huge_list_at_once() -> None:
+    # One million tabs: linear work is a fraction of a second; the quadratic parser
+    # needed hours (30,000 tabs took 12 s). The deadline is a guard, not a measure.
+    script = (
+        "from referentiels.importers.html_list import split_competences\n"
+        "for text in ('<p>a' + '\\t' * 1_000_000 + 'b</p>', 'a' + '\\t' * 1_000_000 + ';b'):\n"
+        "    assert split_competences(text)\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", script], cwd=ROOT, timeout=120, capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
