@@ -11,21 +11,39 @@ it is `SameSite=Lax`. HTTPS is read from the request, so behind a proxy it follo
 `X-Forwarded-Proto` when the app trusts the proxy (settings.trust_proxy). When the browser
 keeps no cookie at all in the frame, the launch offers to open Repères in a new window
 (integration/lti/views.py), where the same cookie is first-party.
+
+The cookie alone signs no one in: it carries a random id whose SHA-256 names a
+`SessionRecord` row, read on each request (one primary-key read). The session ends when
+the row goes: « Quitter » (`logout`), an erased person, a removed platform (`end_sessions`),
+or when it has been idle for `IDLE_LIFETIME` (sliding, fit for a shared computer) or
+lives longer than `MAX_LIFETIME`. `last_seen_at` is written at most once a minute.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, abort, g, request, session
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import delete, or_, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from .models import Role
+from .models import Role, SessionRecord
+
+log = logging.getLogger(__name__)
 
 SESSION_KEY = "actor"
+RECORD_KEY = "sid"  # the random id of the session's SessionRecord
+IDLE_LIFETIME = timedelta(hours=8)  # sliding: a shared computer left alone signs out
+MAX_LIFETIME = timedelta(days=7)  # however active, a session ends after this
+TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,17 +80,108 @@ class Actor:
         return cls(**{**data, "role": Role(data["role"])})
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _factory() -> sessionmaker[Session]:
+    from .runtime import current_runtime
+
+    return current_runtime().sessions
+
+
+def start_session(factory: sessionmaker[Session], actor: Actor) -> str:
+    """Record a new signed-in browser for `actor`; the random id its cookie will carry."""
+    token = secrets.token_urlsafe(32)
+    now = _now()
+    with factory.begin() as db:
+        # Old rows go as new ones come: expired, or idle for longer than allowed.
+        db.execute(
+            delete(SessionRecord).where(
+                or_(
+                    SessionRecord.expires_at < now,
+                    SessionRecord.last_seen_at < now - IDLE_LIFETIME,
+                )
+            )
+        )
+        db.add(
+            SessionRecord(
+                digest=_digest(token),
+                person_id=actor.person_id,
+                platform_id=actor.platform_id,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + MAX_LIFETIME,
+            )
+        )
+    return token
+
+
+def end_sessions(
+    db: Session, *, person_id: int | None = None, platform_id: int | None = None
+) -> int:
+    """End every session of a person or of a platform, in the caller's transaction."""
+    if person_id is None and platform_id is None:
+        raise ValueError("end_sessions needs a person or a platform")
+    query = delete(SessionRecord)
+    if person_id is not None:
+        query = query.where(SessionRecord.person_id == person_id)
+    if platform_id is not None:
+        query = query.where(SessionRecord.platform_id == platform_id)
+    ended = int(getattr(db.execute(query), "rowcount", 0) or 0)
+    log.info("sessions ended: person=%s platform=%s count=%d", person_id, platform_id, ended)
+    return ended
+
+
+def _forget_record() -> None:
+    token = session.get(RECORD_KEY)
+    if isinstance(token, str) and token:
+        with _factory().begin() as db:
+            db.execute(delete(SessionRecord).where(SessionRecord.digest == _digest(token)))
+
+
 def login_actor(actor: Actor) -> None:
     """Start a fresh session for this actor (a new launch replaces the previous one)."""
+    _forget_record()
     session.clear()
     session[SESSION_KEY] = actor.to_session()
+    session[RECORD_KEY] = start_session(_factory(), actor)
     session.permanent = True
     g.actor = actor
 
 
 def logout() -> None:
+    """« Quitter »: the session's record goes, so the cookie opens nothing any more."""
+    _forget_record()
     session.clear()
-    g.pop("actor", None)
+    g.actor = None
+
+
+def _recorded(actor: Actor, token: Any) -> bool:
+    """Whether the cookie's record is there, this actor's, not idle and not too old."""
+    if not isinstance(token, str) or not token or len(token) > 100:
+        return False
+    digest = _digest(token)
+    now = _now()
+    with _factory().begin() as db:
+        row = db.get(SessionRecord, digest)
+        if (
+            row is None
+            or row.person_id != actor.person_id
+            or row.platform_id != actor.platform_id
+            or row.expires_at <= now
+            or row.last_seen_at <= now - IDLE_LIFETIME
+        ):
+            return False
+        if now - row.last_seen_at >= TOUCH_EVERY:
+            db.execute(
+                update(SessionRecord).where(SessionRecord.digest == digest).values(last_seen_at=now)
+            )
+    return True
 
 
 def current_actor() -> Actor | None:
@@ -86,6 +195,10 @@ def current_actor() -> Actor | None:
             actor = Actor.from_session(data)
         except (TypeError, ValueError, KeyError):
             actor = None
+    if actor is not None and not _recorded(actor, session.get(RECORD_KEY)):
+        # Ended, idle or never recorded: the cookie is dropped with what it carried.
+        session.clear()
+        actor = None
     g.actor = actor
     return actor
 
@@ -137,5 +250,10 @@ class ActorSessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    """Install the actor session on `app`."""
+    """Install the actor session on `app`: the cookie lives as long as an idle session."""
     app.session_interface = ActorSessionInterface()
+    app.config["PERMANENT_SESSION_LIFETIME"] = IDLE_LIFETIME
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = True
+    from . import quit_views
+
+    app.register_blueprint(quit_views.bp)  # /quitter

@@ -645,3 +645,25 @@ class DossierTemplate(Base):
     checksum: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer, default=0)
     uploaded_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class SessionRecord(Base):
+    """One signed-in browser: the server side of the session cookie (integration/auth.py).
+
+    The cookie carries a random id; only its SHA-256 is kept here. A request whose record is
+    missing, idle for too long or too old has no actor: deleting the rows of a person or of
+    a platform ends their sessions at once (erase, platform removal, « Quitter »).
+    """
+
+    __tablename__ = "session_record"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("platform.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(TZDateTime(), index=True)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from connectors.storage import NotFound, StorageError, Store
 
 from . import models as m
+from .auth import end_sessions
 from .publication import folder_paths
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ def erase_person(session: Session, store: Store, person_id: int) -> dict[str, in
     # record) but lose their author: reviewer_id is SET NULL by the foreign key.
     for p in data.rows["parcours"]:
         session.delete(p)
+    end_sessions(session, person_id=person_id)  # every browser of theirs is signed out
     session.delete(person)
     session.add(
         m.AuditLine(

@@ -39,9 +39,9 @@ def web(world: World, tmp_path: Path) -> Iterator[Flask]:
 
 
 def as_actor(client: FlaskClient, actor: Actor) -> None:
-    with client.session_transaction() as sess:
-        sess.clear()
-        sess["actor"] = actor.to_session()
+    from tests.support.parcours import sign_in
+
+    sign_in(client, actor)
 
 
 def actor(world: World, name: str, role: Role, course_id: int | None = None) -> Actor:

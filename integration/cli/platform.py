@@ -171,6 +171,9 @@ def remove(
                 f"and {courses} courses (their parcours too)?",
                 abort=True,
             )
+        from ..auth import end_sessions
+
+        end_sessions(session, platform_id=platform.id)  # its people are signed out at once
         session.delete(platform)
         click.echo(f"removed platform {platform.id} ({people} people, {courses} courses)")
 

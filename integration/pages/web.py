@@ -96,14 +96,27 @@ def _guard() -> None:
             abort(413)
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
+def csp(*, form_action: str | None = None) -> str:
+    """The pages' policy; `form_action` adds the one other origin a form may post to
+    (the platform's deep-linking return URL)."""
+    if form_action is None:
+        return CSP
+    return CSP.replace("form-action 'self'", f"form-action 'self' {form_action}")
+
+
+def page_headers(response: Response) -> Response:
+    """The headers of every page of ours (pages, /lti, « Quitter »)."""
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", CSP)
     return response
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    return page_headers(response)
 
 
 @bp.context_processor

@@ -127,9 +127,10 @@ def seed(url: str) -> dict[str, Any]:
 
 
 def _client(app: Any, actor: Actor) -> Any:
+    from tests.support.parcours import sign_in
+
     client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["actor"] = actor.to_session()
+    sign_in(client, actor)
     return client
 
 

@@ -184,11 +184,20 @@ class Cast:
 # --- API tests -----------------------------------------------------------------------------
 
 
-def login(client: Any, actor: Actor) -> str:
-    """Put `actor` in the client's session; return the CSRF token for writes."""
+def sign_in(client: Any, actor: Actor) -> None:
+    """Put `actor` in the client's session, with its server-side record (as a launch does)."""
+    from integration.auth import RECORD_KEY, SESSION_KEY, start_session
+
+    token = start_session(client.application.extensions["reperes"].sessions, actor)
     with client.session_transaction() as sess:
         sess.clear()
-        sess["actor"] = actor.to_session()
+        sess[SESSION_KEY] = actor.to_session()
+        sess[RECORD_KEY] = token
+
+
+def login(client: Any, actor: Actor) -> str:
+    """Put `actor` in the client's session; return the CSRF token for writes."""
+    sign_in(client, actor)
     response = client.get("/api/v1/session")
     assert response.status_code == 200, response.get_data(as_text=True)
     token: str = response.get_json()["csrf_token"]

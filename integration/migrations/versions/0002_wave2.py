@@ -36,9 +36,33 @@ def upgrade() -> None:
     op.create_index("ix_tag_created_by_id", "tag", ["created_by_id"])
     op.create_index("ix_pending_write_dossier_id", "pending_write", ["dossier_id"])
     op.create_index("ix_pending_write_evidence_id", "pending_write", ["evidence_id"])
+    # Sessions that can be revoked: the server side of the session cookie.
+    op.create_table(
+        "session_record",
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("platform_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["person.id"],
+            name=op.f("fk_session_record_person_id_person"), ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["platform_id"], ["platform.id"],
+            name=op.f("fk_session_record_platform_id_platform"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("digest", name=op.f("pk_session_record")),
+    )
+    with op.batch_alter_table("session_record", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_session_record_person_id"), ["person_id"])
+        batch_op.create_index(batch_op.f("ix_session_record_platform_id"), ["platform_id"])
+        batch_op.create_index(batch_op.f("ix_session_record_expires_at"), ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("session_record")  # sessions that can be revoked
     op.drop_index("ix_pending_write_evidence_id", table_name="pending_write")
     op.drop_index("ix_pending_write_dossier_id", table_name="pending_write")
     op.drop_index("ix_tag_created_by_id", table_name="tag")
