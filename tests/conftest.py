@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from integration import create_app
-from integration.db import make_engine, upgrade
 from integration.settings import Settings
-from tests.support import components, postgres
+from tests.support import components, database, postgres
 from tests.support.shared import SHARED_DIR
 
 pytest_plugins = ["tests.support.lti"]
@@ -32,7 +31,10 @@ def postgres_admin_url() -> Iterator[str]:
     """A PostgreSQL server for the session (started here when none is given)."""
     given = os.environ.get("REPERES_TEST_POSTGRES_URL")
     if given:
-        yield given
+        try:
+            yield given
+        finally:
+            database.drop_postgres_templates(given)
         return
     components.require(postgres.available(), "PostgreSQL", "apt-get install postgresql")
     cluster = postgres.Cluster()
@@ -44,7 +46,9 @@ def postgres_admin_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database on each backend (a PostgreSQL one is dropped afterwards)."""
+    """A fresh, empty database on each backend (a PostgreSQL one is dropped afterwards).
+
+    `tests.support.database.migrate(database_url)` migrates it (from a template copy)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'reperes.sqlite3'}"
         return
@@ -54,17 +58,35 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     postgres.drop_database(admin, name)
 
 
+# Tests talk to servers on loopback (WsgiDAV, fake Moodle): the operator's allow-list.
+OUTBOUND_ALLOW = "127.0.0.0/8,::1/128,localhost"
+
+
+@pytest.fixture(autouse=True)
+def _outbound_allows_loopback() -> Iterator[None]:
+    """The process's default outbound policy allows loopback during each test."""
+    from connectors.outbound import OutboundPolicy, set_default_policy
+
+    previous = set_default_policy(OutboundPolicy.from_allow(OUTBOUND_ALLOW))
+    yield
+    set_default_policy(previous)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings for one test: SQLite and files in its own temp folder."""
-    return Settings(var_dir=tmp_path / "var", secret_key="test-secret", testing=True)
+    return Settings(
+        var_dir=tmp_path / "var",
+        secret_key="test-secret",
+        testing=True,
+        outbound_allow=OUTBOUND_ALLOW,
+    )
 
 
 @pytest.fixture
 def migrated(settings: Settings) -> Settings:
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
+    """`settings` with its database migrated (a copy of the session's migrated template)."""
+    database.migrate(settings.database_url)
     return settings
 
 

@@ -19,9 +19,9 @@ import pytest
 
 from integration import create_app
 from integration.api.openapi import document
-from integration.db import make_engine, upgrade
 from integration.settings import Settings
 from tests.support import postgres
+from tests.support.database import migrate
 from tests.support.parcours import Cast, committed, jpeg_bytes, login
 
 SECRET = "TACHE-SECRETE-D-ALICE"
@@ -72,9 +72,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     else:
         admin = request.getfixturevalue("postgres_admin_url")
         url = postgres.create_database(admin, f"reperes_authz_{os.getpid()}_{next(_names)}")
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(url)
     app = create_app(Settings(var_dir=tmp / "var", database_url=url, secret_key="t",
                               testing=True))
     with committed(url) as session:

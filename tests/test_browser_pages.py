@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from integration import create_app
-from integration.db import make_engine, upgrade
 from integration.settings import Settings
 from tests.support import components
+from tests.support.database import migrate
 from tests.support.parcours import jpeg_bytes
 
 pytestmark = pytest.mark.browser
@@ -94,9 +94,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = f"http://127.0.0.1:{server.server_port}"
     settings = Settings(var_dir=tmp / "var", secret_key="browser-pages", testing=True,
                         demo=True, base_url=base)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(settings.database_url)
     holder["app"] = create_app(settings)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

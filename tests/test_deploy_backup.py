@@ -16,16 +16,14 @@ import pytest
 import sqlalchemy as sa
 
 from integration import create_app
-from integration.db import make_engine, upgrade
 from integration.settings import Settings
 from tests.support import components, postgres
+from tests.support.database import migrate
 from tests.support.parcours import Cast, committed, make_task
 
 
 def _story(url: str) -> int:
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(url)
     with committed(url) as session:
         cast = Cast.build(session)
         make_task(session, cast.parcours["alice"], title="Je range la réserve")

@@ -17,11 +17,12 @@ from docx import Document
 
 from integration import parcours as services
 from integration.auth import Actor
-from integration.db import make_engine, transaction, upgrade
+from integration.db import transaction
 from integration.models import Tag, TaskSource
 from integration.referentiel_catalog import load_catalog
 from integration.runtime import Runtime
 from integration.settings import Settings
+from tests.support.database import migrate
 from tests.support.parcours import APH, Cast, committed, jpeg_bytes, make_task
 
 PHOTO_SIZE = (2400, 1800)  # bigger than the 1600 px reduced copy, so the two differ
@@ -29,9 +30,7 @@ PHOTO_SIZE = (2400, 1800)  # bigger than the 1600 px reduced copy, so the two di
 
 def make_runtime(database_url: str, var_dir: Path, **settings: Any) -> Runtime:
     """A runtime on a migrated database (files in `var_dir/files` unless told otherwise)."""
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(database_url)
     return Runtime.from_settings(
         Settings(var_dir=var_dir, database_url=database_url, secret_key="t", testing=True,
                  **settings)

@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
-from integration.db import make_engine, upgrade
+from integration.db import make_engine
 from integration.locks import Lease, LockBusy, read_lease
 from integration.models import Lock
+from tests.support.database import migrate
 
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    built = make_engine(database_url)
-    upgrade(built)
+    built = make_engine(migrate(database_url))
     yield built
     built.dispose()
 

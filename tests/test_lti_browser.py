@@ -22,11 +22,11 @@ import pytest
 from sqlalchemy import select
 
 from integration import create_app
-from integration.db import make_engine, upgrade
 from integration.lti.context import lti_context
 from integration.models import Membership, Role
 from integration.settings import Settings
 from tests.support import components
+from tests.support.database import migrate
 
 pytestmark = pytest.mark.browser
 
@@ -128,9 +128,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
         base_url=tool,
         extra={"demo_base_url": platform},
     )
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(settings.database_url)
     holder["app"] = create_app(settings)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

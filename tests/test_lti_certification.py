@@ -10,7 +10,6 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from sqlalchemy import func, select
 from integration.lti import claims as c
 from integration.lti.context import lti_context
 from integration.models import Course, Membership, Person, Role
-from integration.settings import Settings
+from tests.support import lti as lti_support
 from tests.support.lti import (
     MOODLE_TOOL_BASE,
     FakePlatform,
@@ -39,26 +38,17 @@ INSTRUCTOR = LIS + "membership#Instructor"
 LEARNER = LIS + "membership#Learner"
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    # The recorded Moodle launches point at a tool on 127.0.0.1:5055.
-    return Settings(
-        var_dir=tmp_path / "var", secret_key="test-secret", testing=True, base_url=MOODLE_TOOL_BASE
-    )
+settings = lti_support.moodle_tool_settings  # the recorded launches point at its address
 
 
 @pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+def mock(platform_http: responses.RequestsMock) -> responses.RequestsMock:
+    return platform_http
 
 
 @pytest.fixture
-def platform(app: Flask, mock: responses.RequestsMock) -> FakePlatform:
-    fake = FakePlatform()
-    fake.register(app)
-    fake.serve(mock)
-    return fake
+def platform(fake_platform: FakePlatform) -> FakePlatform:
+    return fake_platform
 
 
 @pytest.fixture

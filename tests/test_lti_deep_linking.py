@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jwt
-import pytest
 import responses
 from sqlalchemy import select
 
 from integration.lti import claims as c
 from integration.lti.context import lti_context
 from integration.models import Course, Person
-from integration.settings import Settings
 from tests.support import lti as lti_support
 from tests.support.lti import (
     MOODLE_TOOL_BASE,
@@ -98,18 +94,14 @@ def test_a_candidat_cannot_place_content_and_nothing_is_recorded(demo_client, de
         assert session.scalars(select(Person)).all() == []
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        var_dir=tmp_path / "var", secret_key="test-secret", testing=True, base_url=MOODLE_TOOL_BASE
-    )
+settings = lti_support.moodle_tool_settings  # the recorded launches point at its address
 
 
 def test_moodle_deep_linking_request_without_data(app, client, shared_dir):
     platform = FakePlatform()
     platform.register(app)
     recorded = moodle_id_token(shared_dir, "deep_linking")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         platform.serve(mock)
         target = MOODLE_TOOL_BASE + "/lti/launch"
         login = start_login(client, platform, target)

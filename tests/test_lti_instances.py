@@ -11,13 +11,14 @@ from urllib.parse import urlsplit
 
 from integration import create_app
 from integration.auth import Actor
-from integration.db import make_engine, upgrade
+from integration.db import make_engine
 from integration.demo_platform import demo_of
 from integration.lti import keys
 from integration.lti.context import lti_context
 from integration.lti.errors import LaunchError
 from integration.lti.launch import accept_launch, check_launch
 from integration.settings import Settings
+from tests.support.database import migrate
 from tests.support.lti import read_form, session_actor
 
 
@@ -29,9 +30,7 @@ def test_a_launch_started_on_one_instance_finishes_on_the_other(database_url: st
         database_url=database_url,
         demo=True,
     )
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(database_url)
     first, second = create_app(settings), create_app(settings)
     try:
         browser_a, browser_b = first.test_client(), second.test_client()
@@ -91,9 +90,7 @@ def _racing(database_url: str, work: Any, n: int = 4) -> list[Any]:
 
 
 def test_instances_starting_together_make_a_single_tool_key(database_url: str):
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(database_url)
 
     def first_use(sessions: Any) -> str:
         with sessions.begin() as session:
@@ -112,9 +109,7 @@ def test_a_launch_posted_twice_at_once_is_accepted_once(database_url: str, tmp_p
         database_url=database_url,
         demo=True,
     )
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(database_url)
     app = create_app(settings)
     try:
         client = app.test_client()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,7 +20,7 @@ from integration.lti import claims as c
 from integration.lti.context import lti_context
 from integration.lti.models import LtiLaunchState
 from integration.models import Course, Membership, Person, Platform, Role
-from integration.settings import Settings
+from tests.support import lti as lti_support
 from tests.support.lti import (
     MOODLE_TOOL_BASE,
     FakePlatform,
@@ -34,25 +33,17 @@ from tests.support.lti import (
 LAUNCH_URL = MOODLE_TOOL_BASE + "/lti/launch"
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        var_dir=tmp_path / "var", secret_key="test-secret", testing=True, base_url=MOODLE_TOOL_BASE
-    )
+settings = lti_support.moodle_tool_settings  # the recorded launches point at its address
 
 
 @pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+def mock(platform_http: responses.RequestsMock) -> responses.RequestsMock:
+    return platform_http
 
 
 @pytest.fixture
-def platform(app: Flask, mock: responses.RequestsMock) -> FakePlatform:
-    fake = FakePlatform()
-    fake.register(app)
-    fake.serve(mock)
-    return fake
+def platform(fake_platform: FakePlatform) -> FakePlatform:
+    return fake_platform
 
 
 @pytest.fixture

@@ -15,20 +15,13 @@ from integration.lti.context import lti_context
 from integration.lti.models import LtiRegistrationInvite
 from integration.lti.registration import invite
 from integration.models import Platform
-from integration.settings import Settings
+from tests.support import lti as lti_support
 
 CONFIG_URL = "http://127.0.0.1:8081/mod/lti/openid-configuration.php"
 REGISTRATION_URL = "http://127.0.0.1:8081/mod/lti/openid-registration.php"
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        var_dir=tmp_path / "var",
-        secret_key="test-secret",
-        testing=True,
-        base_url="http://127.0.0.1:5055",
-    )
+settings = lti_support.moodle_tool_settings  # the recorded registration points at its address
 
 
 @pytest.fixture
@@ -40,7 +33,7 @@ def recorded(shared_dir: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def moodle(recorded) -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.GET, CONFIG_URL, json=recorded["openid_configuration"]["json"])
         rsps.add(responses.POST, REGISTRATION_URL, json=recorded["registration_response"]["body"])
         yield rsps
@@ -106,14 +99,13 @@ def test_a_one_time_url_works_once(app, client, moodle, recorded):
     assert len(moodle.calls) == calls, "a refused registration calls nobody"
 
 
-def test_uninvited_platform_is_refused_and_nothing_is_fetched_or_stored(
-    app, client, moodle, recorded
-):
-    response = register(client, recorded)
-    assert response.status_code == 403
-    assert "reperes platform invite" in response.get_data(as_text=True)
-    assert len(moodle.calls) == 0 and stored(app) == []
-    assert register(client, recorded, invite="forged").status_code == 403
+def test_uninvited_platform_is_refused_and_nothing_is_fetched_or_stored(app, client, recorded):
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as nothing_answered:
+        response = register(client, recorded)
+        assert response.status_code == 403
+        assert "reperes platform invite" in response.get_data(as_text=True)
+        assert register(client, recorded, invite="forged").status_code == 403
+    assert len(nothing_answered.calls) == 0 and stored(app) == []
 
 
 def test_an_allowed_host_may_register(app, client, moodle, recorded):
@@ -127,24 +119,25 @@ def test_issuer_must_match_the_configuration_host(app, client, recorded):
     config = dict(
         recorded["openid_configuration"]["json"], issuer="https://moodle.elsewhere.example"
     )
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.GET, CONFIG_URL, json=config)
-        rsps.add(responses.POST, REGISTRATION_URL, json=recorded["registration_response"]["body"])
+        # No answer for the registration POST: it must never be sent.
         response = register(client, recorded)
-        assert all(call.request.method == "GET" for call in rsps.calls)
+        assert [call.request.method for call in rsps.calls] == ["GET"]
     assert response.status_code == 502 and stored(app) == []
 
 
-def test_a_platform_refusal_stores_nothing_and_keeps_the_invite(app, client, recorded):
+def test_a_platform_refusal_stores_nothing_and_spends_the_invite(app, client, recorded):
     token = make_invite(app)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.GET, CONFIG_URL, json=recorded["openid_configuration"]["json"])
         rsps.add(responses.POST, REGISTRATION_URL, status=401, body="token_already_used")
         response = register(client, recorded, invite=token)
     assert response.status_code == 502 and "Recommencez" in response.get_data(as_text=True)
     assert stored(app) == []
     with lti_context(app).sessions.begin() as session:
-        assert session.scalars(select(LtiRegistrationInvite)).one().used_at is None
+        # Spent by its first use, successful or not: the operator makes a new one.
+        assert session.scalars(select(LtiRegistrationInvite)).one().used_at is not None
 
 
 def test_register_without_parameters_explains(client):

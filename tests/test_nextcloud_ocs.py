@@ -38,7 +38,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 @pytest.fixture
 def mocked() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         yield mock
 
 
@@ -550,6 +550,11 @@ def test_move_into_a_folder(mocked: responses.RequestsMock, store: NextcloudStor
         match=[matchers.header_matcher({"Destination": f"{DAV}/Acceptance/Sub/deplace.docx"})],
     )
     store.move("nouveau.docx", "Sub/deplace.docx")
+    move = mocked.calls[-1]
+    assert [call.request.method for call in mocked.calls] == ["MKCOL", "MOVE"]
+    assert move.request.headers["Destination"] == f"{DAV}/Acceptance/Sub/deplace.docx"
+    assert move.request.headers["Overwrite"] == "F"
+    assert move.response is not None and move.response.status_code == 201
 
 
 def test_delete_of_a_missing_file_is_fine(
@@ -557,8 +562,13 @@ def test_delete_of_a_missing_file_is_fine(
 ) -> None:
     replay(mocked, recording("32"))
     replay(mocked, recording("33"))
-    store.delete("mtime.docx")
-    store.delete("mtime.docx")
+    # The second DELETE finds nothing (404): no error either time.
+    assert store.delete("mtime.docx") is None
+    assert store.delete("mtime.docx") is None
+    assert [(call.request.method, call.response.status_code) for call in mocked.calls] == [
+        ("DELETE", 204),
+        ("DELETE", 404),
+    ]
 
 
 def test_web_url_uses_the_file_id(mocked: responses.RequestsMock, store: NextcloudStore) -> None:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from integration import create_app
-from integration.db import head_revision, make_engine, upgrade
+from integration.db import head_revision, make_engine
 from integration.demo_platform import PEOPLE
 from integration.observability import (
     JsonFormatter,
@@ -33,6 +33,7 @@ from integration.observability import (
     redact,
 )
 from integration.settings import Settings
+from tests.support.database import migrate
 from tests.support.lti import launch_as, read_form
 from tests.support.parcours import jpeg_bytes
 
@@ -93,9 +94,7 @@ def captured() -> Iterator[_Capture]:
 
 def _demo_app(settings: Settings) -> Flask:
     demo = settings.with_changes(demo=True)
-    engine = make_engine(demo.database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(demo.database_url)
     return create_app(demo)
 
 
@@ -300,8 +299,7 @@ def test_readyz_answers_503_on_a_database_not_migrated(database_url: str, tmp_pa
 def test_readyz_answers_503_when_the_database_is_ahead_of_the_code(
     database_url: str, tmp_path: Path
 ) -> None:
-    engine = make_engine(database_url)
-    upgrade(engine)
+    engine = make_engine(migrate(database_url))
     settings = Settings(var_dir=tmp_path / "var", database_url=database_url, secret_key="t",
                         testing=True)
     app = create_app(settings)
@@ -321,9 +319,7 @@ def test_readyz_answers_503_when_postgresql_goes_away_then_recovers(
     from tests.support import postgres
 
     url = postgres.create_database(postgres_admin_url, f"reperes_readyz_{id(tmp_path)}")
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(url)
     app = create_app(Settings(var_dir=tmp_path / "var", database_url=url, secret_key="t",
                               testing=True))
     client = app.test_client()
@@ -350,9 +346,7 @@ def test_readyz_answers_503_when_postgresql_goes_away_then_recovers(
 def test_readyz_is_degraded_not_down_when_the_storage_is_missing(
     settings: Settings, tmp_path: Path
 ) -> None:
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(settings.database_url)
     app = create_app(settings.with_changes(
         storage_url="https://nextcloud.invalid/remote.php/dav/files/reperes/"))
     runtime = app.extensions["reperes"]

@@ -517,7 +517,7 @@ def test_the_folder_is_shared_with_the_accompagnateurs_once(
         make_membership(session, story.cast.courses["X"], ghost, Role.ACCOMPAGNATEUR)
     shares_url = f"{dav.url}/ocs/v2.php/apps/files_sharing/api/v1/shares"
     in_nextcloud = f"/{ROOT}/{FOLDER}"
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         mock.add_passthru(dav.url)  # WebDAV goes to the real server
         mock.add("GET", shares_url, json=_ocs_body("90", []), status=200)
         mock.add("POST", shares_url, json=_ocs_body("86", _recorded_share("41", in_nextcloud,
@@ -579,7 +579,7 @@ def test_the_folder_is_shared_with_the_accompagnateurs_once(
 def test_nothing_is_shared_without_a_rule_for_nextcloud_user_names(
     story: Story, dav: WebDavServer
 ) -> None:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         mock.add_passthru(dav.url)
         made = generate_dossier(story.runtime, story.actor("alice"), story.parcours_id)
         assert made.outcome is not None and made.outcome.state == WRITTEN

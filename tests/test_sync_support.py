@@ -25,7 +25,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.moodle import MoodleClient
-from integration.db import Base, upgrade
+from integration.db import Base
 from integration.models import (
     ActivityMapping,
     Course,
@@ -39,6 +39,7 @@ from integration.runtime import Runtime
 from integration.settings import Settings
 from integration.sync import RunReport, sync_completions
 from tests.fake_moodle import FakeModule, FakeMoodle
+from tests.support.database import migrate
 
 REF = ("TP-APH", "2008-08-13")
 TOKEN = "t0k3n-for-sync-tests-0123456789ab"
@@ -105,11 +106,8 @@ class World:
 
 def build_world(database_url: str, fake: FakeMoodle, var_dir: Path) -> World:
     """The world of the module docstring, committed."""
-    from sqlalchemy import create_engine
 
-    engine = create_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(database_url)
     runtime = Runtime.from_settings(
         Settings(var_dir=var_dir, database_url=database_url, secret_key="t", testing=True)
     )

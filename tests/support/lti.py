@@ -45,11 +45,11 @@ from werkzeug.test import TestResponse
 
 from integration import create_app
 from integration.auth import SESSION_KEY, Actor
-from integration.db import make_engine, upgrade
 from integration.lti import claims as c
 from integration.lti.context import lti_context
 from integration.lti.registration import add_platform
 from integration.settings import Settings
+from tests.support.database import migrate
 
 # --- fixtures -------------------------------------------------------------------------
 
@@ -58,9 +58,7 @@ from integration.settings import Settings
 def demo_app(settings: Settings) -> Iterator[Flask]:
     """A migrated app with the demo platform on."""
     demo = settings.with_changes(demo=True)
-    engine = make_engine(demo.database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(demo.database_url)
     application = create_app(demo)
     yield application
     application.extensions["reperes"].engine.dispose()
@@ -69,6 +67,36 @@ def demo_app(settings: Settings) -> Iterator[Flask]:
 @pytest.fixture
 def demo_client(demo_app: Flask) -> FlaskClient:
     return demo_app.test_client()
+
+
+@pytest.fixture
+def moodle_tool_settings(tmp_path: Path) -> Settings:
+    """Settings of a tool where the recorded Moodle launches point (MOODLE_TOOL_BASE).
+
+    A module uses them with `settings = lti_support.moodle_tool_settings`."""
+    return Settings(
+        var_dir=tmp_path / "var", secret_key="test-secret", testing=True, base_url=MOODLE_TOOL_BASE
+    )
+
+
+@pytest.fixture
+def platform_http() -> Iterator[responses.RequestsMock]:
+    """The platform's side of the HTTP the tool sends, answered by `responses`.
+
+    Every answer a test registers must be used (a request the tool should have made and
+    did not fails the test); a FakePlatform's JWKS is the only optional one."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+@pytest.fixture
+def fake_platform(app: Flask, platform_http: responses.RequestsMock) -> Iterator[FakePlatform]:
+    """A FakePlatform registered on `app`, its JWKS served through `platform_http`."""
+    fake = FakePlatform()
+    fake.register(app)
+    fake.serve(platform_http)
+    yield fake
+    fake.forget_unused_jwks(platform_http)
 
 
 # --- launches through the demo platform ------------------------------------------------
@@ -198,6 +226,7 @@ class FakePlatform:
         self.kid = ""
         self.jwks_fetches = 0
         self.platform_id = 0
+        self._jwks_routes: list[Any] = []
         self.rotate()
 
     def rotate(self) -> str:
@@ -233,7 +262,15 @@ class FakePlatform:
             self.jwks_fetches += 1
             return 200, {"Content-Type": "application/json"}, json.dumps(self.jwks())
 
-        mock.add_callback(responses.GET, self.jwks_url, callback=answer)
+        self._jwks_routes.append(mock.add_callback(responses.GET, self.jwks_url, callback=answer))
+
+    def forget_unused_jwks(self, mock: responses.RequestsMock) -> None:
+        """Unregister the JWKS if nobody fetched it: a test refused before the signature
+        check never needs it, and a strict mock would call it an unused answer."""
+        for route in self._jwks_routes:
+            if route.call_count == 0:
+                mock.remove(route)
+        self._jwks_routes.clear()
 
     def claims(
         self, base: dict[str, Any], *, nonce: str, target: str, **overrides: Any

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from integration.auth import Actor
-from integration.db import make_engine, make_session_factory, upgrade
+from integration.db import make_engine, make_session_factory
 from integration.models import (
     Course,
     Membership,
@@ -40,6 +40,7 @@ from integration.models import (
     Role,
     Task,
 )
+from tests.support.database import migrate
 
 _numbers = itertools.count(1)
 
@@ -223,9 +224,7 @@ def api_app(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     from integration import create_app
     from integration.settings import Settings
 
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrate(database_url)
     app = create_app(Settings(var_dir=tmp_path / "var", database_url=database_url,
                               secret_key="t", testing=True))
     yield app
@@ -243,7 +242,6 @@ def cast(api_app: Any, database_url: str) -> Cast:
 @pytest.fixture
 def sessions(database_url: str):  # type: ignore[no-untyped-def]
     """A session factory on a fresh, migrated database of each backend (services tests)."""
-    engine = make_engine(database_url)
-    upgrade(engine)
+    engine = make_engine(migrate(database_url))
     yield make_session_factory(engine)
     engine.dispose()

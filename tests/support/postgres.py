@@ -106,15 +106,31 @@ class Cluster:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def create_database(admin_url: str, name: str) -> str:
+# Empty databases made by create_database, waiting for tests.support.database.migrate to
+# make them again from a migrated template: url -> admin url.
+fresh_databases: dict[str, str] = {}
+
+
+def create_database(
+    admin_url: str, name: str, *, template: str | None = None, fresh: bool = True
+) -> str:
+    """A new database `name` (dropped first if there), empty or a copy of `template`."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            copy = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
+    finally:
+        engine.dispose()
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    if fresh and template is None:
+        fresh_databases[url] = admin_url
+    else:
+        fresh_databases.pop(url, None)
+    return url
 
 
 def drop_database(admin_url: str, name: str) -> None:
@@ -127,3 +143,4 @@ def drop_database(admin_url: str, name: str) -> None:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         engine.dispose()
+    fresh_databases.pop(admin_url.rsplit("/", 1)[0] + f"/{name}", None)
