@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.routing import IntegerConverter, Map
 
 from .db import MAX_ID, DatabaseNotReady, check_ready
@@ -13,6 +13,16 @@ from .runtime import Runtime
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Uploads (multipart forms) carry photos and PDF files; any other body is a few texts.
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_BODY_BYTES = 256 * 1024
+
+
+def _limit_body() -> None:
+    """A body that is not an upload is read up to MAX_BODY_BYTES, then refused with 413."""
+    if request.mimetype != "multipart/form-data":
+        request.max_content_length = MAX_BODY_BYTES
 
 
 class DatabaseId(IntegerConverter):
@@ -34,11 +44,12 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),
-        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
     )
     app.extensions["reperes"] = runtime
+    app.before_request(_limit_body)
     # Ids in URLs are database keys: out of range is "not found", never a database error.
     app.url_map.converters["int"] = DatabaseId
 

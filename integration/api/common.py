@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -12,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from referentiels import Catalog
 
@@ -31,6 +34,12 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 T = TypeVar("T")
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A JSON body holds a few short texts: its size and nesting are bounded before it costs much.
+MAX_JSON_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
+# If-Match names a version: a few digits, optionally quoted and weak.
+MAX_IF_MATCH_CHARS = 64
+_IF_MATCH = re.compile(r'(?:W/)?"?([0-9]{1,18})"?')
 # Paths a request may reach without a launch.
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 
@@ -153,14 +162,62 @@ def catalog(db: Session) -> Catalog:
 # --- request bodies --------------------------------------------------------------------------
 
 
+def _too_large() -> ApiError:
+    return ApiError(
+        413,
+        "La demande est trop grosse.",
+        f"Le JSON envoyé dépasse {MAX_JSON_BYTES // 1024} Ko. Envoyez des textes plus courts.",
+    )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` levels (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def json_body() -> dict[str, Any]:
+    """The request's JSON object; its size is checked before it is read, its depth after."""
     if not request.is_json:
         raise ApiError(
             415, "Format non accepté.", "Envoyez du JSON (Content-Type: application/json)."
         )
-    data = request.get_json(silent=True)
+    declared = request.content_length
+    if declared is not None and declared > MAX_JSON_BYTES:
+        raise _too_large()
+    unreadable = ApiError(
+        400, "La demande n’est pas correcte.", "Le JSON envoyé n’est pas lisible."
+    )
+    try:
+        # Bounded read, even for a body sent without Content-Length.
+        if request.max_content_length is None or request.max_content_length > MAX_JSON_BYTES:
+            request.max_content_length = MAX_JSON_BYTES
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise _too_large() from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise _too_large()
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise unreadable from None
     if not isinstance(data, dict):
-        raise ApiError(400, "La demande n’est pas correcte.", "Le JSON envoyé n’est pas lisible.")
+        raise unreadable
+    if _deeper_than(data, MAX_JSON_DEPTH):
+        raise ApiError(
+            400, "La demande n’est pas correcte.", "Le JSON envoyé est trop imbriqué."
+        )
     return data
 
 
@@ -219,15 +276,13 @@ def if_match_version() -> int | None:
     header = request.headers.get("If-Match")
     if header is None or header.strip() == "*":
         return None
-    value = header.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    value = value.strip('"')
-    if not value.isdigit():
+    # The length is checked first: a 5,000-digit version is refused, never converted.
+    match = _IF_MATCH.fullmatch(header.strip()) if len(header) <= MAX_IF_MATCH_CHARS else None
+    if match is None:
         raise ApiError(
             412, "Version inconnue.", "L’en-tête If-Match doit porter la version lue, comme \"3\"."
         )
-    return int(value)
+    return int(match.group(1))
 
 
 def expected_version(

@@ -23,6 +23,11 @@ from .errors import LaunchError
 LEEWAY = 30  # seconds of clock difference accepted on exp, iat and nbf
 MAX_AGE = 300  # an id_token older than this is refused even if its exp says otherwise
 MAX_ID = 255  # LTI Core: sub, deployment, context and resource link ids are at most 255 chars
+# Sizes checked before anything is decoded. A Moodle id_token is a few KB; its header holds
+# alg, kid and typ. Nesting is bounded so that no claim makes a recursive walk fail.
+MAX_TOKEN_CHARS = 64 * 1024
+MAX_HEADER_CHARS = 2048
+MAX_JSON_DEPTH = 32
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
 
 
@@ -48,13 +53,32 @@ def _segment(data: str, what: str) -> bytes:
         raise LaunchError(f"id_token is not a JWT: its {what} is not base64url") from None
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` levels (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _json_object(data: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(_segment(data, what))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise LaunchError(f"id_token is not a JWT: its {what} is not JSON") from None
     if not isinstance(value, dict):
         raise LaunchError(f"id_token is not a JWT: its {what} is not a JSON object")
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise LaunchError(f"id_token {what} nests more than {MAX_JSON_DEPTH} levels")
     return value
 
 
@@ -84,9 +108,13 @@ def split_token(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, byte
     """Header, unverified payload, signing input and signature of a compact JWS."""
     if not isinstance(token, str) or not token:
         raise LaunchError("launch without id_token")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise LaunchError(f"id_token is longer than {MAX_TOKEN_CHARS} characters")
     parts = token.split(".")
     if len(parts) != 3 or not parts[0] or not parts[1]:
         raise LaunchError("id_token is not a JWT (expected three dot-separated parts)")
+    if len(parts[0]) > MAX_HEADER_CHARS:
+        raise LaunchError(f"id_token header is longer than {MAX_HEADER_CHARS} characters")
     header = _json_object(parts[0], "header")
     payload = _json_object(parts[1], "payload")
     signature = _segment(parts[2], "signature")

@@ -13,7 +13,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .errors import FileTooLarge, Invalid, UnsupportedFile
 
@@ -28,6 +28,15 @@ except ImportError:  # pragma: no cover - depends on the installation
 MAX_BYTES = 25 * 1024 * 1024
 # A phone photo is 12 to 50 Mpx; more is not a photo of work but a trap for memory.
 MAX_PIXELS = 60_000_000
+# A PNG is decoded whole: a screenshot or a scan, rarely more than an A4 page at 600 dpi.
+MAX_PNG_PIXELS = 36_000_000
+# 16-bit samples (or 32-bit "I"/"F" modes) weigh two to four times more per pixel.
+MAX_WIDE_PIXELS = 8_000_000
+_WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+# The stored copy: a 12 Mpx phone photo keeps its size; a 48 Mpx one is decoded at half size.
+FULL_SIDE = 4032
+# Pillow's own bomb check agrees with ours (its warning is turned into a refusal below).
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 MEDIUM_SIDE = 1400  # 8 cm at 300 dpi needs 945 px; room to crop, and 40 photos stay < 15 MB
 PREVIEW_SIDE = 400
 FULL_QUALITY = 90
@@ -100,6 +109,46 @@ def _prepare_pdf(data: bytes) -> PreparedFile:
 _EXPECTED_FORMAT = {"jpeg": "JPEG", "png": "PNG", "heic": "HEIF"}
 
 
+def _png_header(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, bit depth) as the PNG header declares them, read without decoding."""
+    if len(data) < 26 or data[12:16] != b"IHDR":
+        return None
+    return (
+        int.from_bytes(data[16:20], "big"),
+        int.from_bytes(data[20:24], "big"),
+        data[24],
+    )
+
+
+def _check_declared_size(image: Image.Image, data: bytes, kind: str) -> None:
+    """Refuse by what the header says, before a single pixel is decoded."""
+    too_big = FileTooLarge(
+        "La photo a trop de pixels. Envoyez une photo plus petite.", field="file"
+    )
+    pixels = image.width * image.height
+    if pixels > MAX_PIXELS:
+        raise too_big
+    if kind != "png":
+        return
+    header = _png_header(data)
+    depth = header[2] if header else 8
+    wide = depth > 8 or image.mode in _WIDE_MODES
+    if pixels > MAX_PNG_PIXELS or (wide and pixels > MAX_WIDE_PIXELS):
+        # A PNG is decoded whole (no reduced decoding as for JPEG), and 16-bit pixels
+        # weigh twice as much: a small file can ask for a gigabyte of memory.
+        raise FileTooLarge(
+            "Cette image est trop lourde. Enregistrez-la en JPEG et envoyez-la à nouveau.",
+            field="file",
+        )
+
+
+def _fitted(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """The size of `size` reduced to fit in a `side` × `side` square (never enlarged)."""
+    width, height = size
+    ratio = min(1.0, side / max(width, height))
+    return max(1, round(width * ratio)), max(1, round(height * ratio))
+
+
 def _prepare_photo(data: bytes, kind: str) -> PreparedFile:
     broken = UnsupportedFile(
         "La photo est abîmée ou n’est pas une vraie photo. Envoyez-en une autre.", field="file"
@@ -113,32 +162,67 @@ def _prepare_photo(data: bytes, kind: str) -> PreparedFile:
             with Image.open(io.BytesIO(data)) as image:
                 if image.format != _EXPECTED_FORMAT[kind]:
                     raise broken
-                if image.width * image.height > MAX_PIXELS:
-                    raise too_big
+                _check_declared_size(image, data, kind)
+                if kind == "jpeg" and max(image.size) > FULL_SIDE:
+                    # Decode at 1/2, 1/4 or 1/8 of the size when the stored copy is smaller.
+                    image.draft("RGB", _fitted(image.size, FULL_SIDE))
                 image.load()
-                upright = ImageOps.exif_transpose(image)
                 icc = image.info.get("icc_profile")
+                if max(image.size) > FULL_SIDE:
+                    image.thumbnail((FULL_SIDE, FULL_SIDE), Image.Resampling.LANCZOS)
+                upright = ImageOps.exif_transpose(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise too_big from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
             raise broken from None
-    # Re-encode from the pixels only: EXIF, XMP, GPS and text chunks stay behind.
+    # Re-encode from the pixels only: EXIF, XMP, IPTC, comments, text chunks and the colour
+    # profile all stay behind (the colours are first turned into sRGB, see _pixels_only).
+    upright = _pixels_only(upright, icc)
     if kind == "png":
         full = _encode_png(upright)
         content_type, extension = "image/png", "png"
     else:
-        full = _encode_jpeg(upright, FULL_QUALITY, icc)
+        full = _encode_jpeg(upright, FULL_QUALITY)
         content_type, extension = "image/jpeg", "jpg"
+    medium = _reduced(_rgb(upright), MEDIUM_SIDE)
     return PreparedFile(
         "photo",
         content_type,
         extension,
         full,
-        medium=_encode_jpeg(_reduced(upright, MEDIUM_SIDE), COPY_QUALITY, icc),
-        preview=_encode_jpeg(_reduced(upright, PREVIEW_SIDE), COPY_QUALITY, icc),
+        medium=_encode_jpeg(medium, COPY_QUALITY),
+        preview=_encode_jpeg(_reduced(medium, PREVIEW_SIDE), COPY_QUALITY),
         width=upright.width,
         height=upright.height,
     )
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+_CMS_MODES = {"RGB": "RGB", "RGBA": "RGBA", "CMYK": "RGB"}
+
+
+def _pixels_only(image: Image.Image, icc: bytes | None) -> Image.Image:
+    """The image with nothing but its pixels: every metadata block dropped.
+
+    The colour profile is not kept either: it can carry text (a maker, a model, a
+    description, a date). So that colours stay right (a phone's Display P3 photo would
+    look dull without its profile), the pixels are first converted to sRGB, the colour
+    space every browser and Word assume when there is no profile.
+    """
+    if icc and image.mode in _CMS_MODES:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            converted = ImageCms.profileToProfile(
+                image, source, _SRGB, outputMode=_CMS_MODES[image.mode]
+            )
+            if converted is not None:
+                image = converted
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass  # a profile that cannot be read: the pixels are kept as they are
+    kept = {k: v for k, v in image.info.items() if k == "transparency"}
+    image.info.clear()
+    image.info.update(kept)
+    return image
 
 
 def _reduced(image: Image.Image, side: int) -> Image.Image:
@@ -160,12 +244,10 @@ def _rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _encode_jpeg(image: Image.Image, quality: int, icc: bytes | None) -> bytes:
+def _encode_jpeg(image: Image.Image, quality: int) -> bytes:
     out = io.BytesIO()
-    options: dict[str, object] = {"quality": quality, "optimize": True}
-    if icc:
-        options["icc_profile"] = icc
-    _rgb(image).save(out, "JPEG", **options)
+    # Named empty so that nothing of the source image's info is written back.
+    _rgb(image).save(out, "JPEG", quality=quality, optimize=True, exif=b"", comment=b"")
     return out.getvalue()
 
 
@@ -173,5 +255,5 @@ def _encode_png(image: Image.Image) -> bytes:
     out = io.BytesIO()
     if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "1", "I;16"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    image.save(out, "PNG", optimize=False)
+    image.save(out, "PNG", optimize=False, exif=b"")
     return out.getvalue()
