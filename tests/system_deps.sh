@@ -22,9 +22,33 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "system_deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/reperes-apt.log 2>&1 || {
-  echo "system_deps: apt-get install failed, see /tmp/reperes-apt.log" >&2
-  tail -20 /tmp/reperes-apt.log >&2
+log=${REPERES_APT_LOG:-/tmp/reperes-apt.log}
+# Another apt (unattended-upgrades, a parallel install) may hold the dpkg or lists lock:
+# wait for it rather than fail at once. DPkg::Lock::Timeout covers the dpkg lock; older
+# apt versions do not wait for the lists lock of `apt-get update`, so retry that too.
+wait_s=${REPERES_APT_LOCK_TIMEOUT:-900}
+apt_wait() {
+  local deadline=$((SECONDS + wait_s))
+  while true; do
+    if apt-get -o "DPkg::Lock::Timeout=$wait_s" "$@" >>"$log" 2>&1; then
+      return 0
+    fi
+    if ! tail -5 "$log" | grep -q "Could not get lock\|Unable to lock" \
+      || [ "$SECONDS" -ge "$deadline" ]; then
+      return 1
+    fi
+    echo "system_deps: another apt holds the lock, waiting" >&2
+    sleep 5
+  done
+}
+: >"$log"
+apt_wait update -qq || {
+  echo "system_deps: apt-get update failed, see $log" >&2
+  tail -20 "$log" >&2
+  exit 1
+}
+apt_wait install -y -qq --no-install-recommends "${missing[@]}" || {
+  echo "system_deps: apt-get install failed, see $log" >&2
+  tail -20 "$log" >&2
   exit 1
 }

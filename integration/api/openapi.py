@@ -62,7 +62,10 @@ SCHEMAS: dict[str, Any] = {
     "ReferentielSummary": _obj(
         {"id": STR, "version": STR, "intitule": STR, "rncp": _nullable("string"),
          "certificateur": STR, "niveau": STR,
-         "status": {"enum": ["en_vigueur", "historique"]}, "complete": BOOL},
+         "status": {"enum": ["en_vigueur", "historique"]}, "complete": BOOL,
+         "missing": {"type": "array", "items": STR}, "echeance": DATE,
+         "active": _nullable("boolean"), "expired": BOOL,
+         "successors": {"type": "array", "items": STR}},
         ["id", "version", "intitule"],
     ),
     "Item": _obj(

@@ -8,6 +8,8 @@ from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
+from referentiels.completeness import is_complete
+
 from .. import parcours as services
 from ..csrf import csrf_token
 from ..models import Course, Person
@@ -70,9 +72,16 @@ def me() -> ResponseReturnValue:
 
 @bp.get("/referentiels")
 def referentiels_list() -> ResponseReturnValue:
-    """Every référentiel known here (shipped and imported), each version."""
-    current()
-    return jsonify(referentiels=read(lambda db: [referentiel_summary(r) for r in catalog(db)]))
+    """Every référentiel known here (shipped and imported), each version.
+
+    A candidat sees only whole référentiels: one « à compléter » (a bloc without
+    compétences, a cut wording) is listed for the staff, with what is missing.
+    """
+    who = current()
+    return jsonify(referentiels=read(lambda db: [
+        referentiel_summary(r) for r in catalog(db)
+        if not who.is_candidat or is_complete(r)
+    ]))
 
 
 @bp.get("/referentiels/<ref_id>/<version>")
@@ -165,7 +174,14 @@ def parcours_referentiels(parcours_id: int) -> ResponseReturnValue:
             else:
                 raise Invalid("Chaque référentiel s’écrit {\"id\": …, \"version\": …}.",
                               field="referentiels")
-        services.set_referentiels(db, who, parcours_id, choices, catalog=catalog(db),
+        known = catalog(db)
+        if who.is_candidat:
+            for choice in choices:
+                chosen = known.find(choice.referentiel_id, choice.version)
+                if chosen is not None and not is_complete(chosen):
+                    raise Invalid("Ce métier n’est pas encore prêt. Choisissez un autre métier.",
+                                  field="referentiels")
+        services.set_referentiels(db, who, parcours_id, choices, catalog=known,
                                   expected_version=version)
 
     return _parcours_change(parcours_id, change)

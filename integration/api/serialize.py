@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from referentiels import Referentiel
+from referentiels.completeness import completeness
+from referentiels.lifecycle import lifecycle
 
 from ..auth import Actor
 from ..models import Evidence, HistoryEntry, Parcours, Person, Review, Tag, Task
@@ -201,12 +203,19 @@ def referentiel_summary(ref: Referentiel) -> dict[str, Any]:
     return {
         "id": ref.id,
         "version": ref.version,
+    whole = completeness(ref)
+    life = lifecycle(ref)
         "intitule": ref.intitule,
         "rncp": ref.rncp,
         "certificateur": ref.certificateur,
         "niveau": ref.niveau,
         "status": ref.status,
-        "complete": ref.provenance.complete,
+        "complete": whole.complete,
+        "missing": list(whole.missing),
+        "echeance": life.echeance,
+        "active": life.active,
+        "expired": life.expired,
+        "successors": list(life.successors),
     }
 
 

@@ -42,16 +42,49 @@ def _fail(error: ReferentielError) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the canonical documents.")
 @pass_ctx
 def list_(cli: CliContext, as_json: bool) -> None:
-    """Every référentiel with its version, status and source."""
+    """Every référentiel with its version, status, échéance, successors, completeness, source.
+
+    `--json`: each canonical document plus `lifecycle` (status « en_vigueur »,
+    « historique » or « expire », échéance, active, successors, expired) and
+    `completeness` (complete, missing, complete_blocs).
+    """
+    from ..referentiel_status import states_of
+
     refs = sorted(_catalog(cli).all(), key=lambda r: (r.id, r.version))
+    states = states_of(refs)
     if as_json:
-        click.echo(json.dumps([to_data(r) for r in refs], ensure_ascii=False, indent=1))
+        listed = []
+        for ref in refs:
+            state = states[f"{ref.id}@{ref.version}"]
+            life, whole = state.lifecycle, state.completeness
+            listed.append({
+                **to_data(ref),
+                "lifecycle": {
+                    "status": life.status, "echeance": life.echeance, "active": life.active,
+                    "successors": list(life.successors), "expired": life.expired,
+                },
+                "completeness": {
+                    "complete": whole.complete, "missing": list(whole.missing),
+                    "complete_blocs": list(whole.complete_blocs),
+                },
+            })
+        click.echo(json.dumps(listed, ensure_ascii=False, indent=1))
         return
     for ref in refs:
+        state = states[f"{ref.id}@{ref.version}"]
         status = "en vigueur" if ref.status == "en_vigueur" else "historique"
         source = ref.provenance.sources[0] if ref.provenance.sources else "source inconnue"
         rncp = ref.rncp or "-"
         click.echo(f"{ref.id}@{ref.version}\t{status}\t{rncp}\t{ref.intitule}")
+        click.echo(f"\t{state.completeness.label}")
+        for line in state.completeness.missing:
+            click.echo(f"\t  manque : {line}")
+        if state.expiry:
+            click.echo(f"\t{state.expiry}")
+        if state.lifecycle.echeance and not state.expiry:
+            click.echo(f"\téchéance : {state.lifecycle.echeance}")
+        if state.lifecycle.successors:
+            click.echo(f"\tsuccesseur(s) : {', '.join(state.lifecycle.successors)}")
         click.echo(f"\tsource : {source}")
 
 

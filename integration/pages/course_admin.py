@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from ..auth import Actor
 from ..models import Course
 from ..parcours.errors import Forbidden, Invalid, NotFound
 from ..referentiel_catalog import import_referentiels, load_catalog, resolve
+from ..referentiel_status import ReferentielState, states_of
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class OfferScreen:
     referentiels: list[Referentiel]
     offered: set[str]  # "id@version"
     unknown: list[str]  # entries of the course no longer found
+    states: dict[str, ReferentielState] = field(default_factory=dict)  # by "id@version"
 
 
 def offer_screen(db: Session, who: Actor) -> OfferScreen:
@@ -66,7 +68,7 @@ def offer_screen(db: Session, who: Actor) -> OfferScreen:
         offered.add(f"{ref.id}@{ref.version}")
     refs = sorted(catalog, key=lambda r: (r.status != "en_vigueur", r.intitule.lower(),
                                           r.version))
-    return OfferScreen(course, refs, offered, unknown)
+    return OfferScreen(course, refs, offered, unknown, states_of(refs))
 
 
 def set_offer(db: Session, who: Actor, entries: Sequence[str], catalog: Catalog) -> Course:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from referentiels import Catalog, Referentiel, ReferentielError, load_shipped
+from referentiels.completeness import is_complete
 
 from .. import parcours as services
 from ..auth import Actor
@@ -108,7 +109,15 @@ def chosen_referentiels(parcours: Parcours, catalog: Catalog) -> list[Referentie
 
 
 def referentiel_options(course: Course, catalog: Catalog) -> list[Referentiel]:
-    """What a candidat may choose: what the course offers, or every shipped one in force."""
+    """What a candidat may choose: what the course offers, or every shipped one in force.
+
+    Only whole référentiels: one « à compléter » (a bloc without compétences, a cut
+    wording) is shown to the coordinateur, never offered to a candidat.
+    """
+    return [r for r in _offered(course, catalog) if is_complete(r)]
+
+
+def _offered(course: Course, catalog: Catalog) -> list[Referentiel]:
     found: list[Referentiel] = []
     seen: set[tuple[str, str]] = set()
     if course.referentiels:
@@ -375,6 +384,10 @@ def choose_referentiel(db: Session, who: Actor, catalog: Catalog, value: str,
     ref_id, _, ref_version = value.partition("@")
     if not ref_id:
         raise Invalid("Choisissez un métier dans la liste.", field="referentiel")
+    chosen = catalog.find(ref_id, ref_version or None)
+    if chosen is not None and not is_complete(chosen):
+        raise Invalid("Ce métier n’est pas encore prêt. Choisissez un autre métier.",
+                      field="referentiel")
     return services.set_referentiels(
         db, who, parcours.id, [services.ReferentielChoice(ref_id, ref_version or None)],
         catalog=catalog, expected_version=version,

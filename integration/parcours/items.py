@@ -1,8 +1,9 @@
-"""What a task can be tagged with in a référentiel: its compétences.
+"""What a task can be tagged with in a référentiel: its compétences, and nothing else.
 
-Some référentiels were collected incompletely: a bloc is known but not its compétences.
-Such a bloc is itself taggable (its code stands for the whole bloc), so that a person
-working towards it is not left without words. Codes are unique within a référentiel.
+A bloc is never a taggable item in place of its compétences: a bloc whose compétences
+are not known offers nothing to tag (the référentiel is « à compléter », see
+`referentiels.completeness`, and is not offered to a candidat). Codes are unique
+within a référentiel.
 """
 
 from __future__ import annotations
@@ -35,16 +36,12 @@ class Item:
 def _items(ref: Referentiel) -> tuple[Item, ...]:
     found: list[Item] = []
     for bloc in ref.blocs:
-        if bloc.competences:
-            for c in bloc.competences:
-                found.append(
-                    Item(ref.id, ref.version, c.code, c.intitule, c.falc, c.picto,
-                         bloc.code, bloc.intitule, bloc.falc, "competence")
-                )
-        else:
+        for c in bloc.competences:
+            if c.truncated:
+                continue  # a cut wording is never offered as if it were whole
             found.append(
-                Item(ref.id, ref.version, bloc.code, bloc.intitule, bloc.falc, bloc.picto,
-                     bloc.code, bloc.intitule, bloc.falc, "bloc")
+                Item(ref.id, ref.version, c.code, c.intitule, c.falc, c.picto,
+                     bloc.code, bloc.intitule, bloc.falc, "competence")
             )
     return tuple(found)
 
