@@ -63,19 +63,20 @@ from .models import (
     DossierFolder,
     DossierTemplate,
     Evidence,
+    EvidenceKind,
     Membership,
     Parcours,
     Person,
     Platform,
     Role,
     Tag,
-    TaskSource,
     utcnow,
 )
 from .models import Task as TaskRow
-from .parcours import coverage, list_tasks
+from .parcours import list_tasks, parcours_progress
 from .parcours.access import parcours_for
 from .parcours.errors import NotFound, ParcoursError
+from .parcours.progress import FILE_KINDS
 from .publication import (
     FAILED,
     QUEUED,
@@ -229,14 +230,14 @@ def gather(
             date_fin=date_fr(t.ended_on) if t.ended_on else "",
             source=t.source.value,
             source_libelle=SOURCE_LIBELLES.get(t.source.value, ""),
-            photos=[photo(e) for e in evidence.get(t.id, []) if e.kind == "photo"],
+            photos=[photo(e) for e in evidence.get(t.id, []) if e.kind == EvidenceKind.PHOTO],
             commentaire=said.get((t.id, *address), ""),
         )
 
-    def files_of(t: TaskRow) -> int:
-        return sum(1 for e in evidence.get(t.id, []) if e.kind != "moodle")
+    def progress_files(task_id: int) -> bool:
+        return any(e.kind in FILE_KINDS for e in evidence.get(task_id, []))
 
-    cov = coverage(session, actor, parcours.id, catalog=catalog)
+    progress = parcours_progress(session, actor, parcours.id, catalog=catalog)
     referentiels: list[Referentiel] = []
     blocs: list[Bloc] = []
     remaining: list[RemainingItem] = []
@@ -252,35 +253,38 @@ def gather(
             statut=("en vigueur" if ref.status == "en_vigueur" else "historique")
             if ref else "",
         ))
-    for ref_cov in cov.referentiels:
+    for ref_cov in progress.referentiels:
         for bloc_cov in ref_cov.blocs:
             competences: list[Competence] = []
-            bloc_review = _EMPTY_REVIEW
+            bloc_review = (
+                _review(bloc_cov.review.verdict, bloc_cov.review.comment,
+                        bloc_cov.review.reviewer_name, day(bloc_cov.review.at))
+                if bloc_cov.review else _EMPTY_REVIEW
+            )
             for item in bloc_cov.items:
                 address = (ref_cov.referentiel_id, ref_cov.referentiel_version, item.code)
-                linked = [tasks[i] for i in item.task_ids if i in tasks]
-                own = [t for t in linked if t.source is not TaskSource.MOODLE
-                       or any(e.kind == "photo" for e in evidence.get(t.id, []))]
+                # Activities in the candidat's words, and Moodle modules the candidat
+                # illustrated with a file; every completed module is listed as training.
+                shown = [tasks[i] for i in item.task_ids if i in tasks and (
+                    i in item.own_task_ids or progress_files(i))]
                 modules = [
-                    TrainingModule(nom=t.title, date=day(t.moodle_completed_at))
-                    for t in linked if t.source is TaskSource.MOODLE and t.moodle_completed
+                    TrainingModule(nom=tasks[i].title, date=day(tasks[i].moodle_completed_at))
+                    for i in item.module_task_ids if i in tasks
                 ]
-                proofs = sum(files_of(t) for t in own) + len(modules)
+                proofs = item.evidence_count
                 review = (
                     _review(item.review.verdict, item.review.comment, item.review.reviewer_name,
                             day(item.review.at))
                     if item.review else _EMPTY_REVIEW
                 )
-                if item.kind == "bloc":
-                    bloc_review = review
-                if own or modules or item.review:
+                if shown or modules or item.review:
                     competences.append(Competence(
                         code=item.code, intitule=item.intitule, falc=item.falc or "",
-                        nb_taches=len(own), nb_preuves=proofs,
-                        taches=[task_entry(t, address) for t in own],
+                        nb_taches=len(shown), nb_preuves=proofs,
+                        taches=[task_entry(t, address) for t in shown],
                         modules=modules, revue=review,
                     ))
-                note = _still_to_show(bool(own or modules), proofs, review)
+                note = _still_to_show(item.shown, proofs, review)
                 if note:
                     remaining.append(RemainingItem(code=item.code, intitule=item.intitule,
                                                    falc=item.falc or "", note=note))

@@ -71,6 +71,24 @@ class TaskSource(enum.StrEnum):
     MOODLE = "moodle"
 
 
+class EvidenceKind(enum.StrEnum):
+    """What an evidence row holds (stored as its string value)."""
+
+    PHOTO = "photo"
+    PDF = "pdf"
+    AUDIO = "audio"  # a voice note
+    MOODLE = "moodle"  # a Moodle module's completion, written by the sync
+
+
+class DossierState(enum.StrEnum):
+    """Where a dossier's file stands (stored as its string value)."""
+
+    WRITTEN = "written"  # in the storage as we made it
+    QUEUED = "queued"  # waiting for the storage to come back
+    FAILED = "failed"  # the storage refused it for good
+    SUPERSEDED = "superseded"  # a newer version replaced it
+
+
 class Verdict(enum.StrEnum):
     OUI = "oui"
     NON = "non"
@@ -347,7 +365,7 @@ class Evidence(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # photo | pdf | moodle
+    kind: Mapped[str] = mapped_column(String(20))  # an EvidenceKind value
     # The file as received, re-encoded without metadata for photos (full size).
     storage_path: Mapped[str | None] = mapped_column(String(500), default=None)
     # A JPEG copy, 1600 px on the long side: what pages and dossiers show.
@@ -471,8 +489,7 @@ class Dossier(Base):
     etag: Mapped[str | None] = mapped_column(String(200), default=None)
     checksum: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer, default=0)
-    # written | queued | failed
-    state: Mapped[str] = mapped_column(String(20), default="written")
+    state: Mapped[str] = mapped_column(String(20), default=DossierState.WRITTEN.value)
     message: Mapped[str] = mapped_column(Text, default="")
     content: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_by_id: Mapped[int | None] = mapped_column(

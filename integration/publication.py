@@ -67,6 +67,7 @@ from .models import (
     Course,
     Dossier,
     DossierFolder,
+    DossierState,
     Evidence,
     Membership,
     Parcours,
@@ -93,7 +94,8 @@ DEFAULT_TIMEZONE = "Europe/Paris"
 
 # Dossier.state values. `superseded`: a queued version replaced by a newer one before it
 # could be copied (the newer one holds everything it held).
-WRITTEN, QUEUED, FAILED, SUPERSEDED = "written", "queued", "failed", "superseded"
+WRITTEN, QUEUED, FAILED, SUPERSEDED = (
+    DossierState.WRITTEN, DossierState.QUEUED, DossierState.FAILED, DossierState.SUPERSEDED)
 
 #: Waits before each new try: 1, 5, 15, then every 60 minutes (never given up).
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15),

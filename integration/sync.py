@@ -70,6 +70,7 @@ from .models import (
     ActivityMapping,
     Course,
     Evidence,
+    EvidenceKind,
     HistoryEntry,
     Membership,
     Parcours,
@@ -130,7 +131,7 @@ USERFIELDS = "id,username,email,fullname,firstname,lastname,roles"
 MAX_STORED_ERRORS = 100
 #: Runs kept per platform (about three days of a sync every 15 minutes).
 RUNS_KEPT = 300
-EVIDENCE_KIND = "moodle"
+EVIDENCE_KIND = EvidenceKind.MOODLE
 
 #: Exit codes of ``reperes sync``.
 EXIT_OK = 0

@@ -30,7 +30,6 @@ from integration.parcours import (
     add_review,
     add_tag,
     change_status,
-    coverage,
     create_task,
     delete_task,
     get_or_create_parcours,
@@ -38,6 +37,7 @@ from integration.parcours import (
     history,
     list_parcours,
     list_tasks,
+    parcours_progress,
     remove_tag,
     restore_task,
     set_accompagnateurs,
@@ -426,7 +426,7 @@ def test_coverage_shows_tasks_evidence_and_reviews(sessions, world) -> None:
         add_review(s, carla, pid, referentiel_id="TP-APH", competence_code="C2", verdict="non",
                    catalog=CATALOG)
     with transaction(sessions) as s:
-        cov = coverage(s, alice, pid, catalog=CATALOG)
+        cov = parcours_progress(s, alice, pid, catalog=CATALOG)
     ref = cov.referentiels[0]
     items = {i.code: i for b in ref.blocs for i in b.items}
     assert items["C1"].task_ids == sorted([t1.id, t2.id])
@@ -438,7 +438,7 @@ def test_coverage_shows_tasks_evidence_and_reviews(sessions, world) -> None:
         set_referentiels(s, alice, pid, [ReferentielChoice("TP-APH", "2023-06-07")],
                          catalog=CATALOG)
     with transaction(sessions) as s:
-        assert coverage(s, alice, pid, catalog=CATALOG).tags_elsewhere == 3
+        assert parcours_progress(s, alice, pid, catalog=CATALOG).tags_elsewhere == 3
     assert _count(sessions, Tag) == 3
 
 

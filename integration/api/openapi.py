@@ -176,7 +176,9 @@ SCHEMAS: dict[str, Any] = {
         ["id", "action", "at"],
     ),
     "Coverage": _obj(
-        {"parcours_id": INT, "tags_elsewhere": INT,
+        {"parcours_id": INT, "tags_elsewhere": INT, "activity_count": INT,
+         "untagged_task_ids": {"type": "array", "items": INT},
+         "last_activity_at": _nullable("string", format="date-time"),
          "referentiels": {"type": "array", "items": _obj({
              "referentiel_id": STR, "referentiel_version": STR, "intitule": STR,
              "complete": BOOL,
@@ -188,7 +190,12 @@ SCHEMAS: dict[str, Any] = {
                  "items": {"type": "array", "items": _obj({
                      "code": STR, "intitule": STR, "kind": STR,
                      "task_ids": {"type": "array", "items": INT},
-                     "evidence_count": INT, "recognised": _nullable("boolean"),
+                     "own_task_ids": {"type": "array", "items": INT},
+                     "module_task_ids": {"type": "array", "items": INT},
+                     "file_count": INT,
+                     "evidence_count": {"type": "integer",
+                                        "description": "files and completed Moodle modules"},
+                     "recognised": _nullable("boolean"),
                      "review": {"oneOf": [{"type": "null"}, _obj({
                          "verdict": STR, "comment": STR, "reviewer_name": STR,
                          "reviewer_id": _nullable("integer"), "at": DATETIME})]},

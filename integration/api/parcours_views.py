@@ -287,7 +287,7 @@ def reviews_add(parcours_id: int) -> ResponseReturnValue:
 def parcours_coverage(parcours_id: int) -> ResponseReturnValue:
     who = current()
     return jsonify(read(lambda db: coverage_json(
-        services.coverage(db, who, parcours_id, catalog=catalog(db)))))
+        services.parcours_progress(db, who, parcours_id, catalog=catalog(db)))))
 
 
 @bp.get("/parcours/<int:parcours_id>/history")

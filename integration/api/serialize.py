@@ -16,8 +16,8 @@ from referentiels.lifecycle import lifecycle
 
 from ..auth import Actor
 from ..models import Evidence, HistoryEntry, Parcours, Person, Review, Tag, Task
-from ..parcours.coverage import Coverage
 from ..parcours.items import Item, items_of
+from ..parcours.progress import ParcoursProgress
 from ..parcours.suggestions import Proposal
 
 
@@ -189,10 +189,13 @@ def history_json(entry: HistoryEntry, name: str) -> dict[str, Any]:
     }
 
 
-def coverage_json(cov: Coverage) -> dict[str, Any]:
+def coverage_json(cov: ParcoursProgress) -> dict[str, Any]:
     data = asdict(cov)
+    data["last_activity_at"] = iso(cov.last_activity_at) if cov.last_activity_at else None
     for ref in data["referentiels"]:
         for bloc in ref["blocs"]:
+            if bloc["review"] is not None:
+                bloc["review"]["at"] = iso(bloc["review"]["at"])
             for item in bloc["items"]:
                 if item["review"] is not None:
                     item["review"]["at"] = iso(item["review"]["at"])
@@ -200,11 +203,11 @@ def coverage_json(cov: Coverage) -> dict[str, Any]:
 
 
 def referentiel_summary(ref: Referentiel) -> dict[str, Any]:
+    whole = completeness(ref)
+    life = lifecycle(ref)
     return {
         "id": ref.id,
         "version": ref.version,
-    whole = completeness(ref)
-    life = lifecycle(ref)
         "intitule": ref.intitule,
         "rncp": ref.rncp,
         "certificateur": ref.certificateur,

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from referentiels import Catalog, Referentiel
@@ -41,11 +41,18 @@ from ..models import (
     Task,
 )
 from ..parcours.access import require_accompagnateur, visible_parcours
-from ..parcours.coverage import Coverage, ItemCoverage
 from ..parcours.errors import NotFound
-from ..parcours.items import Item, find_item, items_of
+from ..parcours.items import Item, find_item
+from ..parcours.progress import (
+    CompetenceProgress,
+    ParcoursProgress,
+    Totals,
+    chosen_referentiels,
+    decide,
+    load_facts,
+)
 from ..runtime import current_runtime
-from .screens import Photo, TaskCard, chosen_referentiels, task_cards
+from .screens import Photo, TaskCard, task_cards
 
 log = logging.getLogger(__name__)
 
@@ -109,20 +116,8 @@ def forget_roster(course_id: int | None = None) -> None:
 # --- the course, candidat by candidat -------------------------------------------------------------
 
 
-@dataclass
-class Cell:
-    """One bloc of one candidat: how many of its compétences show what."""
-
-    total: int = 0
-    with_tasks: int = 0
-    with_evidence: int = 0
-    oui: int = 0
-    partiellement: int = 0
-    non: int = 0
-
-    @property
-    def reviewed(self) -> int:
-        return self.oui + self.partiellement + self.non
+# One bloc of one candidat: how many of its compétences show what (the progress model's).
+Cell = Totals
 
 
 @dataclass(frozen=True)
@@ -149,9 +144,7 @@ class Row:
 
     @property
     def percent(self) -> int:
-        if not self.totals.total:
-            return 0
-        return round(100 * self.totals.with_evidence / self.totals.total)
+        return self.totals.percent
 
 
 @dataclass
@@ -188,43 +181,11 @@ def course_board(db: Session, who: Actor, catalog: Catalog, roster: Roster) -> B
         raise NotFound("Ce cours n’existe pas ici. Relancez Repères depuis Moodle.")
     parcours = _course_parcours(db, who)
     ids = [p.id for p in parcours]
-
-    tasks = {pid: (n, last) for pid, n, last in db.execute(
-        select(Task.parcours_id, func.count(Task.id), func.max(Task.updated_at))
-        .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
-        .group_by(Task.parcours_id)
-    ).all()} if ids else {}
+    facts = load_facts(db, ids)
     history: dict[int, datetime] = dict(db.execute(
         select(HistoryEntry.parcours_id, func.max(HistoryEntry.at))
         .where(HistoryEntry.parcours_id.in_(ids)).group_by(HistoryEntry.parcours_id)
     ).all()) if ids else {}
-    # Per compétence of each parcours: how many live tasks show it, and whether one of
-    # them has evidence, counted by the database (a course is thousands of tags).
-    has_evidence = (
-        select(Evidence.id)
-        .where(Evidence.task_id == Tag.task_id, Evidence.deleted_at.is_(None))
-        .exists()
-    )
-    tagged: dict[tuple[int, str, str, str], tuple[int, bool]] = {}
-    if ids:
-        for pid, ref_id, version, code, count, proven in db.execute(
-            select(Task.parcours_id, Tag.referentiel_id, Tag.referentiel_version,
-                   Tag.competence_code, func.count(Tag.id),
-                   func.max(case((has_evidence, 1), else_=0)))
-            .join(Task, Task.id == Tag.task_id)
-            .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
-            .group_by(Task.parcours_id, Tag.referentiel_id, Tag.referentiel_version,
-                      Tag.competence_code)
-        ).all():
-            tagged[(pid, ref_id, version, code)] = (count, bool(proven))
-    verdicts: dict[tuple[int, str, str, str], str] = {}
-    if ids:
-        for pid, ref_id, version, code, given in db.execute(
-            select(Review.parcours_id, Review.referentiel_id, Review.referentiel_version,
-                   Review.competence_code, Review.verdict)
-            .where(Review.parcours_id.in_(ids)).order_by(Review.id.desc())
-        ).all():
-            verdicts.setdefault((pid, ref_id, version, code), given.value)
 
     columns: dict[tuple[str, str, str], Column] = {}
     referentiels: dict[tuple[str, str], Referentiel] = {}
@@ -232,25 +193,19 @@ def course_board(db: Session, who: Actor, catalog: Catalog, roster: Roster) -> B
     seen_people: set[int] = set()
     for p in parcours:
         refs = chosen_referentiels(p, catalog)
-        count, last_task = tasks.get(p.id, (0, None))
-        row = Row(p.person.display_name, p.person_id, p, True, count,
-                  _latest(history.get(p.id), last_task), referentiels=refs)
+        progress = decide(facts, p.id, refs)
+        row = Row(p.person.display_name, p.person_id, p, True, progress.activity_count,
+                  _latest(history.get(p.id), progress.last_activity_at), referentiels=refs)
         for ref in refs:
             referentiels.setdefault(ref.key, ref)
             for number, bloc in enumerate(ref.blocs, start=1):
                 columns.setdefault((ref.id, ref.version, bloc.code), Column(
                     ref.id, ref.version, bloc.code, bloc.intitule, bloc.falc, number))
-            for item in items_of(ref):
-                cell = row.cells.setdefault((ref.id, ref.version, item.bloc_code), Cell())
-                key = (p.id, ref.id, ref.version, item.code)
-                count, proven = tagged.get(key, (0, False))
-                verdict = verdicts.get(key)
-                for target in (cell, row.totals):
-                    target.total += 1
-                    target.with_tasks += count > 0
-                    target.with_evidence += proven
-                    if verdict:
-                        setattr(target, verdict, getattr(target, verdict) + 1)
+        for ref_progress in progress.referentiels:
+            for bloc_progress in ref_progress.blocs:
+                row.cells[(ref_progress.referentiel_id, ref_progress.referentiel_version,
+                           bloc_progress.code)] = bloc_progress.totals
+            row.totals.add(ref_progress.totals)
         rows.append(row)
         seen_people.add(p.person_id)
 
@@ -307,7 +262,7 @@ def parcours_in_course(db: Session, who: Actor, parcours_id: int) -> Parcours:
 class CandidatFile:
     parcours: Parcours
     person: Person
-    coverage: Coverage
+    coverage: ParcoursProgress
     cards: list[TaskCard]
     photos: dict[int, list[Photo]]
 
@@ -315,7 +270,7 @@ class CandidatFile:
 def candidat_file(db: Session, who: Actor, parcours_id: int, catalog: Catalog) -> CandidatFile:
     """The positionnement grid, the tasks and their photos of one candidat of the course."""
     parcours = parcours_in_course(db, who, parcours_id)
-    cov = services.coverage(db, who, parcours.id, catalog=catalog)
+    cov = services.parcours_progress(db, who, parcours.id, catalog=catalog)
     tasks = services.list_tasks(db, who, parcours.id)
     return CandidatFile(parcours, parcours.person, cov, task_cards(db, tasks),
                         _photos(db, tasks))
@@ -351,7 +306,7 @@ class ReviewScreen:
     person: Person
     referentiel: Referentiel
     item: Item
-    coverage: ItemCoverage | None
+    coverage: CompetenceProgress | None
     tasks: list[LinkedTask]
     earlier: list[Review]
 
@@ -366,8 +321,8 @@ def review_screen(db: Session, who: Actor, parcours_id: int, ref_id: str, versio
         (r.referentiel_id, r.referentiel_version) for r in parcours.referentiels
     }:
         raise NotFound("Cette compétence n’est pas dans le référentiel de ce parcours.")
-    cov = services.coverage(db, who, parcours.id, catalog=catalog)
-    found: ItemCoverage | None = None
+    cov = services.parcours_progress(db, who, parcours.id, catalog=catalog)
+    found: CompetenceProgress | None = None
     for rc in cov.referentiels:
         if (rc.referentiel_id, rc.referentiel_version) == (ref_id, version):
             for bloc in rc.blocs:

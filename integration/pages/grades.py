@@ -45,9 +45,9 @@ class Progress:
 
 
 def progress_of(db: Session, who: Actor, parcours_id: int, catalog: Catalog) -> Progress:
-    """The score of one parcours, from the coverage service."""
+    """The score of one parcours, from the progress model."""
     parcours = services.get_parcours(db, who, parcours_id)
-    cov = services.coverage(db, who, parcours_id, catalog=catalog)
+    cov = services.parcours_progress(db, who, parcours_id, catalog=catalog)
     total = sum(r.totals.items for r in cov.referentiels)
     oui = sum(r.totals.oui for r in cov.referentiels)
     part = sum(r.totals.partiellement for r in cov.referentiels)

@@ -21,9 +21,9 @@ from referentiels.completeness import is_complete
 from .. import parcours as services
 from ..auth import Actor
 from ..models import Course, Evidence, Parcours, Person, Tag, Task, TaskSource
-from ..parcours.coverage import Coverage, ItemCoverage
 from ..parcours.errors import Invalid
 from ..parcours.items import Item, find_item, items_of
+from ..parcours.progress import CompetenceProgress, ParcoursProgress, chosen_referentiels
 from ..referentiel_catalog import resolve
 from .words import SOURCE_PICTOS, SOURCE_WORDS
 
@@ -97,15 +97,6 @@ def task_cards(db: Session, tasks: Sequence[Task]) -> list[TaskCard]:
         .group_by(Tag.task_id)
     ).all())
     return [TaskCard(t, first.get(t.id), count.get(t.id, 0), tags.get(t.id, 0)) for t in tasks]
-
-
-def chosen_referentiels(parcours: Parcours, catalog: Catalog) -> list[Referentiel]:
-    found = []
-    for chosen in parcours.referentiels:
-        ref = catalog.find(chosen.referentiel_id, chosen.referentiel_version)
-        if ref is not None:
-            found.append(ref)
-    return found
 
 
 def referentiel_options(course: Course, catalog: Catalog) -> list[Referentiel]:
@@ -277,7 +268,7 @@ class Choice:
     """One compétence offered for a task: its words, what it already has, whether linked."""
 
     item: Item
-    coverage: ItemCoverage | None
+    coverage: CompetenceProgress | None
     tag_id: int | None  # the link with this task, when there is one
 
     @property
@@ -311,7 +302,9 @@ class TagScreen:
     linked_count: int
 
 
-def _coverage_index(cov: Coverage) -> dict[tuple[str, str, str], ItemCoverage]:
+def _coverage_index(
+    cov: ParcoursProgress,
+) -> dict[tuple[str, str, str], CompetenceProgress]:
     index = {}
     for ref in cov.referentiels:
         for bloc in ref.blocs:
@@ -325,7 +318,8 @@ def tag_screen(db: Session, who: Actor, task_id: int, catalog: Catalog) -> TagSc
     task = services.get_task(db, who, task_id)
     tags = {(t.referentiel_id, t.referentiel_version, t.competence_code): t.id
             for t in services.list_tags(db, who, task_id)}
-    covered = _coverage_index(services.coverage(db, who, task.parcours_id, catalog=catalog))
+    covered = _coverage_index(
+        services.parcours_progress(db, who, task.parcours_id, catalog=catalog))
 
     def choice(item: Item) -> Choice:
         key = (item.referentiel_id, item.referentiel_version, item.code)
@@ -350,13 +344,13 @@ def tag_screen(db: Session, who: Actor, task_id: int, catalog: Catalog) -> TagSc
 @dataclass
 class ReferentielScreen:
     parcours: Parcours
-    coverage: Coverage
+    coverage: ParcoursProgress
     can_choose: bool
 
 
 def referentiel_screen(db: Session, who: Actor, catalog: Catalog) -> ReferentielScreen:
     parcours = services.get_or_create_parcours(db, who, catalog=catalog)
-    cov = services.coverage(db, who, parcours.id, catalog=catalog)
+    cov = services.parcours_progress(db, who, parcours.id, catalog=catalog)
     return ReferentielScreen(parcours, cov, len(referentiel_options(parcours.course, catalog)) > 0)
 
 

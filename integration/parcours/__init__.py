@@ -5,7 +5,6 @@ adapters it talks to (a `connectors.storage.Store`, a `referentiels.Catalog`). N
 them touches `flask.request` or commits: the caller owns the transaction.
 """
 
-from .coverage import Coverage, coverage
 from .errors import (
     Conflict,
     FileTooLarge,
@@ -28,6 +27,7 @@ from .evidence import (
     set_caption,
 )
 from .history import history
+from .progress import ParcoursProgress, parcours_progress
 from .reviews import add_review, list_reviews
 from .services import (
     RecognitionInput,
@@ -48,7 +48,7 @@ from .tasks import create_task, delete_task, get_task, list_tasks, restore_task,
 
 __all__ = [
     "Conflict",
-    "Coverage",
+    "ParcoursProgress",
     "EvidenceFile",
     "FileTooLarge",
     "Forbidden",
@@ -65,7 +65,7 @@ __all__ = [
     "add_tag",
     "attach_evidence",
     "change_status",
-    "coverage",
+    "parcours_progress",
     "create_task",
     "delete_evidence",
     "delete_task",
