@@ -26,10 +26,61 @@ class CliContext:
         return self._runtime
 
 
+# Sub-commands are imported when they run, so that `reperes --help` answers at once:
+# name -> (module of integration.cli, attribute, the line `reperes --help` shows).
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("demo", "command", "Serve Repères with the demo platform at /demo."),
+    "dossier": ("dossier", "group", "Word dossiers de preuves."),
+    "keys": ("keys", "group", "The tool's RSA keys (JWKS at /lti/jwks)."),
+    "person": ("person", "group", "What is stored about a person (GDPR)."),
+    "platform": ("platform", "group", "LTI platforms (Moodle sites) allowed to launch Repères."),
+    "referentiels": ("referentiels", "group", "The compétence frameworks (shipped and imported)."),
+    "retention": ("person", "retention", "Erase the parcours closed longer than the retention."),
+    "storage": ("dossier", "storage", "Shared storage (Nextcloud or a local folder): the queue."),
+    "suggest": ("suggest", "command", "Propose the compétences a sentence points to."),
+    "sync": ("sync", "sync_command", "Copy Moodle completions into tasks, then retry storage."),
+}
+
+
+def _load(name: str) -> click.Command:
+    import importlib
+
+    module_name, attribute, _ = LAZY_COMMANDS[name]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    command: click.Command = getattr(module, attribute)
+    if name == "platform" and isinstance(command, click.Group) and "moodle" not in command.commands:
+        from .sync import moodle_command
+
+        command.add_command(moodle_command)
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported only when one of them is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            self.add_command(_load(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, LAZY_COMMANDS[name][2]))
+            elif (command := super().get_command(ctx, name)) is not None:
+                rows.append((name, command.get_short_help_str(formatter.width - 20)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
 pass_ctx = click.make_pass_decorator(CliContext)
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 @click.option("-v", "--verbose", is_flag=True, help="More detail in logs.")
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
@@ -86,24 +137,6 @@ def db_upgrade(cli: CliContext) -> None:
 
     upgrade(cli.runtime.engine)
     click.echo(f"database at migration {head_revision()}")
-
-
-def _register_groups() -> None:
-    from . import demo, dossier, keys, person, platform, referentiels, suggest, sync
-
-    main.add_command(referentiels.group)
-    main.add_command(platform.group)
-    platform.group.add_command(sync.moodle_command)
-    main.add_command(keys.group)
-    main.add_command(demo.command)
-    main.add_command(sync.sync_command)
-    main.add_command(suggest.command)
-    main.add_command(person.group)
-    main.add_command(person.retention)
-    dossier.register(main)  # dossier, storage
-
-
-_register_groups()
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m`
