@@ -6,8 +6,11 @@ cleared once read: memory stays flat whatever the size of the file.
 
 From a fiche: ``NUMERO_FICHE`` (id and RNCP number), ``INTITULE``,
 ``NOMENCLATURE_EUROPE`` (``INTITULE``/``LIBELLE``, else ``NIVEAU`` ``NIV3``),
-``CERTIFICATEURS/CERTIFICATEUR/NOM_CERTIFICATEUR`` (joined by « ; »), ``ACTIF``
-(else ``ETAT_FICHE``) for the status, the dates ``DATE_EFFET``,
+``CERTIFICATEURS/CERTIFICATEUR/NOM_CERTIFICATEUR`` (joined by « ; »; a fiche without
+one is read with a note, not refused), ``ACTIF`` (else ``ETAT_FICHE``) for the status
+and the active flag, ``NOUVELLE_CERTIFICATION`` for the successors (as text
+``RNCPnnnnn`` or holding ``NUMERO_FICHE``: the form is assumed from public test
+files mimicking the export, not from the official schema), the dates ``DATE_EFFET``,
 ``DATE_DECISION``, ``DATE_DERNIER_JO`` or ``DATE_DE_PUBLICATION`` (the first
 found) for the version, ``DATE_FIN_ENREGISTREMENT`` for the échéance, and
 ``BLOCS_COMPETENCES/BLOC_COMPETENCES/{CODE, LIBELLE, LISTE_COMPETENCES}``.
@@ -43,6 +46,8 @@ Source = str | os.PathLike[str] | BinaryIO
 
 _VERSION_DATES = ("DATE_EFFET", "DATE_DECISION", "DATE_DERNIER_JO", "DATE_DE_PUBLICATION")
 _NO_DATE_VERSION = "sans-date"
+NO_CERTIFICATEUR = "certificateur non indiqué"
+_NUMERO = re.compile(r"(?:RNCP\s*)?[0-9]{1,6}", re.I)
 _SPACES = re.compile(r"\s+")
 _DATE_FR = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 _DATE_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -113,6 +118,33 @@ def _status(fiche: ET.Element) -> Status:
     return "en_vigueur"
 
 
+def _active(fiche: ET.Element) -> bool | None:
+    """The fiche's ``ACTIF`` flag (« Oui » / « Non »), None when absent or unknown."""
+    actif = _field(fiche, "ACTIF").lower()
+    if actif in _ACTIVE:
+        return True
+    if actif in _INACTIVE:
+        return False
+    return None
+
+
+def _successors(fiche: ET.Element, numero: str) -> tuple[str, ...]:
+    """The fiches that replace this one: ``NOUVELLE_CERTIFICATION``, written either as
+    text (``RNCP41832``) or holding ``NUMERO_FICHE`` elements; repeated elements and
+    several numbers in one text are all kept, in order, without duplicates."""
+    found: list[str] = []
+    for elem in fiche.iterfind("NOUVELLE_CERTIFICATION"):
+        texts = [_clean(e.text) for e in elem.iterfind(".//NUMERO_FICHE")] or [
+            _clean("".join(elem.itertext()))
+        ]
+        for text in texts:
+            for match in _NUMERO.finditer(text):
+                successor = normalize_numero(match.group(0))
+                if successor != numero and successor not in found:
+                    found.append(successor)
+    return tuple(found)
+
+
 def _niveau(fiche: ET.Element) -> str:
     for path in ("NOMENCLATURE_EUROPE/INTITULE", "NOMENCLATURE_EUROPE/LIBELLE"):
         if value := _field(fiche, path):
@@ -162,9 +194,11 @@ class _FicheReader:
             for e, name in zip(fiche.iterfind("CERTIFICATEURS/CERTIFICATEUR"), names, strict=True)
         ]
         certificateur = " ; ".join(n for n in names if n)
-        if not certificateur:
-            self.problem(f"{where} > CERTIFICATEURS", "aucun certificateur")
         blocs, notes = self._blocs(fiche, where)
+        if not certificateur:
+            # Not every fiche of the export names one: warn, do not refuse.
+            certificateur = NO_CERTIFICATEUR
+            notes.insert(0, "aucun certificateur dans la fiche (CERTIFICATEURS absent ou vide)")
         if repaired:
             notes.append(
                 f"{repaired} caractère(s) de l'export n'étaient pas en UTF-8 : lus comme cp1252 "
@@ -201,6 +235,8 @@ class _FicheReader:
                 verified=verified,
                 notes=tuple(notes),
                 echeance=_iso_date(_field(fiche, "DATE_FIN_ENREGISTREMENT")),
+                active=_active(fiche),
+                successors=_successors(fiche, numero),
             ),
             blocs=blocs,
         )

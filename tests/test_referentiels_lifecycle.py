@@ -1,0 +1,150 @@
+"""Issue 14: an RNCP référentiel's échéance, active flag and successors, read from the export,
+told to the coordinateur, listed by the command line; an expired one stays readable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+
+from integration.cli import main
+from referentiels import load_shipped
+from referentiels.importers.rncp_xml import NO_CERTIFICATEUR, read_fiches
+from referentiels.lifecycle import expiry_message, lifecycle, successors_in
+from tests.test_pages_support import launched, text_of
+
+# An export with an expired fiche and the fiche that replaces it. The element names are
+# those of the RNCP export « flux V4-1 » (ACTIF, DATE_FIN_ENREGISTREMENT,
+# NOUVELLE_CERTIFICATION); the successor has no CERTIFICATEURS, as some fiches.
+EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
+<FICHES>
+  <VERSION_FLUX>4.1</VERSION_FLUX>
+  <FICHE>
+    <NUMERO_FICHE>RNCP34947</NUMERO_FICHE>
+    <INTITULE>Equipier polyvalent du commerce</INTITULE>
+    <ETAT_FICHE>Publiée</ETAT_FICHE>
+    <ACTIF>Non</ACTIF>
+    <DATE_EFFET>2020-09-01</DATE_EFFET>
+    <DATE_FIN_ENREGISTREMENT>31/08/2025</DATE_FIN_ENREGISTREMENT>
+    <NOUVELLE_CERTIFICATION><NUMERO_FICHE>RNCP40994</NUMERO_FICHE></NOUVELLE_CERTIFICATION>
+    <NOMENCLATURE_EUROPE><NIVEAU>NIV3</NIVEAU></NOMENCLATURE_EUROPE>
+    <CERTIFICATEURS><CERTIFICATEUR><NOM_CERTIFICATEUR>MINISTERE DE L'EDUCATION NATIONALE
+    </NOM_CERTIFICATEUR></CERTIFICATEUR></CERTIFICATEURS>
+    <BLOCS_COMPETENCES><BLOC_COMPETENCES><CODE>RNCP34947BC01</CODE>
+      <LIBELLE>Recevoir et suivre les commandes</LIBELLE>
+      <LISTE_COMPETENCES>- Réceptionner\n- Stocker</LISTE_COMPETENCES>
+    </BLOC_COMPETENCES></BLOCS_COMPETENCES>
+  </FICHE>
+  <FICHE>
+    <NUMERO_FICHE>RNCP40994</NUMERO_FICHE>
+    <INTITULE>Equipier polyvalent du commerce</INTITULE>
+    <ETAT_FICHE>Publiée</ETAT_FICHE>
+    <ACTIF>Oui</ACTIF>
+    <DATE_EFFET>2025-09-01</DATE_EFFET>
+    <DATE_FIN_ENREGISTREMENT>2030-08-31</DATE_FIN_ENREGISTREMENT>
+    <NOMENCLATURE_EUROPE><NIVEAU>NIV3</NIVEAU></NOMENCLATURE_EUROPE>
+    <BLOCS_COMPETENCES><BLOC_COMPETENCES><CODE>RNCP40994BC01</CODE>
+      <LIBELLE>Recevoir et suivre les commandes</LIBELLE>
+      <LISTE_COMPETENCES>- Réceptionner\n- Stocker</LISTE_COMPETENCES>
+    </BLOC_COMPETENCES></BLOCS_COMPETENCES>
+  </FICHE>
+</FICHES>
+""".replace("\\n", "\n")
+
+AFTER = dt.date(2026, 12, 1)
+
+
+def test_the_rncp_importer_reads_echeance_active_flag_and_successors() -> None:
+    old, new = read_fiches(io.BytesIO(EXPORT.encode("utf-8")))
+    assert old.provenance.echeance == "2025-08-31" and old.provenance.active is False
+    assert old.provenance.successors == ("RNCP40994",)
+    assert new.provenance.active is True and new.provenance.successors == ()
+    assert lifecycle(old, AFTER).status == "expire"
+    assert lifecycle(new, AFTER).status == "en_vigueur"
+    assert successors_in(old, [old, new]) == [new]
+
+
+def test_a_successor_written_as_text_is_read_too() -> None:
+    text = EXPORT.replace(
+        "<NOUVELLE_CERTIFICATION><NUMERO_FICHE>RNCP40994</NUMERO_FICHE></NOUVELLE_CERTIFICATION>",
+        "<NOUVELLE_CERTIFICATION>RNCP40994</NOUVELLE_CERTIFICATION>")
+    old, _ = read_fiches(io.BytesIO(text.encode("utf-8")))
+    assert old.provenance.successors == ("RNCP40994",)
+
+
+def test_a_fiche_without_certificateurs_is_imported_with_a_warning() -> None:
+    _, new = read_fiches(io.BytesIO(EXPORT.encode("utf-8")))
+    assert new.certificateur == NO_CERTIFICATEUR
+    assert any("aucun certificateur" in note for note in new.provenance.notes)
+
+
+def test_an_expired_referentiel_says_until_when_it_was_delivered() -> None:
+    epc = next(r for r in load_shipped() if r.key == ("CAP-EPC", "2019-10-29"))
+    assert expiry_message(epc, AFTER) == "n'est plus délivré après le 31/08/2025"
+    psr = next(r for r in load_shipped() if r.key == ("CAP-PSR", "2019-10-29"))
+    assert lifecycle(psr, AFTER).successors == ("RNCP42120",)
+    aph = next(r for r in load_shipped() if r.key == ("TP-APH", "2023-06-07"))
+    assert aph.rncp == "RNCP37872" and lifecycle(aph, AFTER).echeance == "2028-08-13"
+    assert expiry_message(aph, AFTER) is None
+
+
+@pytest.fixture
+def reperes(tmp_path: Path):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    env = {"REPERES_VAR_DIR": str(tmp_path / "var"), "REPERES_SECRET_KEY": "t"}
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return run
+
+
+def test_list_json_shows_status_echeance_successors_and_completeness(reperes) -> None:
+    result = reperes("referentiels", "list", "--json")
+    assert result.exit_code == 0, result.output
+    listed = {(d["id"], d["provenance"]["version"]): d for d in json.loads(result.stdout)}
+    for document in listed.values():
+        assert set(document["lifecycle"]) == {"status", "echeance", "active", "successors",
+                                              "expired"}
+        assert set(document["completeness"]) == {"complete", "missing", "complete_blocs"}
+    epc = listed[("CAP-EPC", "2019-10-29")]
+    assert epc["lifecycle"]["echeance"] == "2025-08-31"
+    assert epc["lifecycle"]["successors"] == ["RNCP40994"]
+    assert epc["lifecycle"]["status"] == "expire" and epc["completeness"]["complete"]
+    aph = listed[("TP-APH", "2023-06-07")]
+    assert aph["completeness"]["complete"] is False and aph["completeness"]["missing"]
+    assert aph["lifecycle"]["status"] == "en_vigueur"
+
+
+def test_list_text_says_a_completer_and_no_longer_delivered(reperes) -> None:
+    output = reperes("referentiels", "list").output
+    assert "à compléter" in output and "n'est plus délivré après le 31/08/2025" in output
+    assert "successeur(s) : RNCP42120" in output
+
+
+def test_the_coordinateur_is_told_what_is_missing_and_what_expired(demo_app: Flask) -> None:
+    olivier = launched(demo_app, "coordinateur")
+    page = text_of(olivier.get("/cours/referentiels"))
+    assert "n'est plus délivré après le 31/08/2025" in page
+    assert "importez-la depuis l’export RNCP" in page  # RNCP40994 is not held here
+    assert "À compléter. Il manque" in page
+    assert "aucun bloc de compétences connu" in page
+
+
+def test_an_expired_referentiel_stays_readable_for_a_parcours_that_uses_it(
+    demo_app: Flask,
+) -> None:
+    from tests.test_pages_support import post
+
+    samira = launched(demo_app, "candidat1")
+    chosen = post(samira, "/moi/referentiel/choisir", {"referentiel": "CAP-EPC@2019-10-29"},
+                  token_from="/moi/referentiel/choisir")
+    assert chosen.status_code == 303, text_of(chosen)[:500]
+    page = text_of(samira.get("/moi/referentiel"))
+    assert "recevoir les réclamations courantes" in page
