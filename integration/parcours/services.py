@@ -13,7 +13,7 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from referentiels import Catalog, ReferentielError
 
@@ -160,8 +160,13 @@ def list_parcours(
     """The parcours of one course the actor may see (by default the course of the launch)."""
     stmt = visible_parcours(actor).where(
         Parcours.course_id == (course_id if course_id is not None else actor.course_id)
+    ).options(
+        # What a list shows of each parcours, in a fixed number of queries.
+        joinedload(Parcours.person), joinedload(Parcours.course),
+        selectinload(Parcours.referentiels),
+        selectinload(Parcours.accompagnateurs).joinedload(ParcoursAccompagnateur.person),
     )
-    return list(session.scalars(stmt.order_by(Parcours.id)))
+    return list(session.scalars(stmt.order_by(Parcours.id)).unique())
 
 
 # --- choices: modalité, référentiels, projet -------------------------------------------

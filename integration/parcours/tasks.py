@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..auth import Actor
 from ..models import Task, TaskSource, utcnow
@@ -85,7 +85,9 @@ def list_tasks(
 ) -> list[Task]:
     """The tasks of a parcours, oldest first (or only the removed ones, with `deleted`)."""
     parcours_for(session, actor, parcours_id)
-    stmt = select(Task).where(Task.parcours_id == parcours_id)
+    stmt = select(Task).where(Task.parcours_id == parcours_id).options(
+        # What a list shows of each task, in two queries whatever the number of tasks.
+        selectinload(Task.tags), selectinload(Task.evidence))
     stmt = stmt.where(Task.deleted_at.is_not(None) if deleted else Task.deleted_at.is_(None))
     return list(session.scalars(stmt.order_by(Task.id)))
 
