@@ -3,11 +3,22 @@
 Imported référentiels live in `ReferentielRecord` as canonical JSON (`referentiels.dump`).
 A catalog is rebuilt only when the set of records changes, so a request pays one small
 query. Each process keeps its own copy: nothing here is shared state between instances.
+
+Namespaces. The operator's imports (`reperes referentiels import`) and the shipped files
+share one global namespace: every platform sees them. A coordinateur's import from the
+course page lives in the namespace of their platform: its stored id is prefixed by the
+platform, ``p<platform id>~<id>`` (``p3~RNCP34947``), and its compétence addresses read
+``p3~RNCP34947@2024-01-01#C1``; tags keep that id like any other. So a platform's import
+never blocks the operator's import of the real fiche, and never shadows the operator's
+référentiel for the other platforms. A coordinateur who imports exactly a référentiel the
+operator already offers gets the common one, nothing is copied.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -41,6 +52,25 @@ class _Cached:
 _cache: dict[tuple[str, int | None], _Cached] = {}
 
 EVERY_PLATFORM = -1  # the operator's view: every record, whoever imported it
+
+_NAMESPACE = re.compile(r"p([0-9]{1,9})~")
+
+
+def platform_id_of(ref_id: str) -> int | None:
+    """The platform whose namespace holds `ref_id`; None for a common id."""
+    found = _NAMESPACE.match(ref_id)
+    return int(found.group(1)) if found else None
+
+
+def common_id(ref_id: str) -> str:
+    """`ref_id` without its platform prefix (``p3~RNCP34947`` -> ``RNCP34947``)."""
+    found = _NAMESPACE.match(ref_id)
+    return ref_id[found.end():] if found else ref_id
+
+
+def platform_scoped_id(platform_id: int, ref_id: str) -> str:
+    """The id a référentiel imported by `platform_id` is stored under."""
+    return f"p{platform_id}~{common_id(ref_id)}"
 
 
 def _scope() -> int | None:
@@ -144,19 +174,45 @@ def import_referentiels(
     refs: Iterable[Referentiel],
     source_format: str = "",
     platform_id: int | None = None,
+    *,
+    stored: list[Referentiel] | None = None,
 ) -> tuple[int, int]:
     """Store many référentiels (e.g. streamed from a national RNCP export) in one pass.
 
-    `platform_id`: the coordinateur's platform, the only one to see them; None for the
-    operator's imports, which every platform sees. Returns (added, already present).
+    `platform_id`: the coordinateur's platform, the only one to see them, under ids in
+    its namespace (`platform_scoped_id`); None for the operator's imports, which every
+    platform sees. `stored`, when given, receives each référentiel as it is now known
+    (its id prefixed for a platform). Returns (added, already present).
     Raises `ReferentielError` on the first clash; the caller's transaction then rolls
     everything back, so nothing is half-imported.
     """
-    # Ids and versions are unique across platforms: check against every record.
+    # Ids and versions are unique in the database: check against every record. A
+    # platform's ids carry its prefix, so they only ever meet that platform's own.
     catalog = load_catalog(session, fresh=True, platform_id=EVERY_PLATFORM)
+    common = load_catalog(session, fresh=True, platform_id=None)
     seen: dict[tuple[str, str], Referentiel] = {}
     added = unchanged = 0
     for ref in refs:
+        if platform_id is None:
+            if platform_id_of(ref.id) is not None:
+                raise ReferentielError(
+                    f"l'identifiant « {ref.id} » est réservé aux imports d'une plateforme "
+                    f"(préfixe « p<numéro>~ ») : importez-le sous « {common_id(ref.id)} »"
+                )
+        else:
+            held_by_all = common.find(common_id(ref.id), ref.version)
+            if held_by_all is not None and held_by_all == dataclasses.replace(
+                ref, id=held_by_all.id, provenance=held_by_all.provenance
+            ):
+                # Already offered to every platform, word for word (only the provenance,
+                # e.g. the file's name, may differ): nothing to copy.
+                unchanged += 1
+                if stored is not None:
+                    stored.append(held_by_all)
+                continue
+            ref = dataclasses.replace(ref, id=platform_scoped_id(platform_id, ref.id))
+        if stored is not None:
+            stored.append(ref)
         held = catalog.find(ref.id, ref.version) or seen.get(ref.key)
         if held is not None:
             if held != ref:

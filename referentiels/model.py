@@ -25,7 +25,9 @@ STATUSES: tuple[Status, ...] = ("en_vigueur", "historique")
 Reliability = Literal["officiel", "transcription", "secondaire", "deduit"]
 RELIABILITIES: tuple[Reliability, ...] = ("officiel", "transcription", "secondaire", "deduit")
 
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# An id imported by a platform's coordinateur lives in that platform's namespace:
+# « p<platform>~ » before it (integration.referentiel_catalog), e.g. « p3~RNCP34947 ».
+ID_PATTERN = re.compile(r"(?:p[0-9]{1,9}~)?[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 RNCP_PATTERN = re.compile(r"RNCP[0-9]{1,6}")

@@ -32,21 +32,26 @@ def test_a_coordinateur_import_stays_on_their_platform(api_app, cast, database_u
     platform_b = cast.platforms["B"].id
     with committed(database_url) as session:
         assert import_referentiels(session, [ref], "moodle-csv", platform_b) == (1, 0)
+    # Stored in platform B's namespace (issue 12): « p<platform>~<id> ».
+    scoped = f"p{platform_b}~{ref.id}"
     with committed(database_url) as session:
-        assert load_catalog(session, platform_id=platform_b).find(ref.id, ref.version)
-        assert load_catalog(session, platform_id=EVERY_PLATFORM).find(ref.id, ref.version)
-        assert load_catalog(session, platform_id=cast.platforms["A"].id).find(ref.id) is None
-        # The same id and version cannot be taken again by another platform.
+        assert load_catalog(session, platform_id=platform_b).find(scoped, ref.version)
+        assert load_catalog(session, platform_id=EVERY_PLATFORM).find(scoped, ref.version)
+        assert load_catalog(session, platform_id=cast.platforms["A"].id).find(scoped) is None
+        # Another platform takes the same id in its own namespace, without a clash …
         other = dataclasses.replace(ref, intitule="Autre texte")
+        assert import_referentiels(session, [other], "moodle-csv", cast.platforms["A"].id) == (
+            1, 0)
+        # … but within one namespace an id and version keep one content.
         with pytest.raises(ReferentielError, match="existe déjà"):
-            import_referentiels(session, [other], "moodle-csv", cast.platforms["A"].id)
+            import_referentiels(session, [other], "moodle-csv", platform_b)
 
     gina = api_app.test_client()  # platform B
     login(gina, cast.actor("gina"))
     alice = api_app.test_client()  # platform A
     login(alice, cast.actor("alice"))
-    assert ref.id in _ids(gina)
-    assert ref.id not in _ids(alice)
+    assert scoped in _ids(gina)
+    assert scoped not in _ids(alice)
 
 
 def test_an_operator_import_is_seen_everywhere(api_app, cast, database_url) -> None:

@@ -138,11 +138,15 @@ def import_upload(
             refs = import_file(path, fmt, fiche)
             if not refs:
                 raise ImportRefused("Ce fichier ne contient aucun référentiel.")
-            added, unchanged = import_referentiels(db, refs, fmt, who.platform_id)
+            # Stored in this platform's namespace (« p<platform>~<id> »): never in the way
+            # of the operator's référentiels nor of another platform's.
+            stored: list[Referentiel] = []
+            added, unchanged = import_referentiels(db, refs, fmt, who.platform_id,
+                                                   stored=stored)
     except ReferentielError as error:
         problems = [Problem(p.message, name if p.file else None, p.location)
                     for p in error.problems]
         raise ImportRefused("Rien n’a été importé. Voici ce qui ne va pas :", problems) from None
     log.info("imported %d référentiel(s) from %s (%s) by person %s", added, name, fmt,
              who.person_id)
-    return Imported(added, unchanged, [f"{r.intitule} ({r.id}@{r.version})" for r in refs])
+    return Imported(added, unchanged, [f"{r.intitule} ({r.id}@{r.version})" for r in stored])

@@ -6,6 +6,7 @@ Every hostile file is built here, in the test that uses it.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import subprocess
 import sys
@@ -16,6 +17,10 @@ import pytest
 from referentiels import ReferentielError
 from referentiels.importers.rncp_xml import read_fiches
 from referentiels.validate import MAX_BLOCS, MAX_COMPETENCES, MAX_WORDING, check
+from tests.support import parcours as support
+
+api_app = support.api_app
+cast = support.cast
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -195,3 +200,56 @@ def test_html_list_parser_splits_a_huge_list_at_once() -> None:
         [sys.executable, "-c", script], cwd=ROOT, timeout=120, capture_output=True, check=False
     )
     assert done.returncode == 0, done.stderr.decode()
+
+
+# -- a platform's référentiel ids live in its namespace ------------------------------------
+
+RECYCLERIE = ROOT / "tests" / "fixtures" / "referentiels" / "moodle_recyclerie.csv"
+
+
+def test_platform_import_of_an_id_does_not_block_the_operator_nor_show_elsewhere(
+    api_app, cast, database_url  # type: ignore[no-untyped-def]
+) -> None:
+    """Before: the coordinateur's id blocked the operator's import of it for everyone."""
+    from integration.pages import course_admin
+    from integration.referentiel_catalog import import_referentiels, load_catalog
+    from referentiels.importers import import_file
+    from tests.support.parcours import committed, login
+
+    real = import_file(RECYCLERIE, "moodle-csv")[0]
+    squatting = RECYCLERIE.read_bytes().replace(b"Recyclerie de la Fabrique", b"Faux cadre")
+    platform_a, platform_b = cast.platforms["A"].id, cast.platforms["B"].id
+    # Fred, coordinateur of platform B, imports the id first, with another content.
+    with committed(database_url) as session:
+        done = course_admin.import_upload(
+            session, cast.actor("fred"), squatting, "recyclerie.csv", None, None
+        )
+    assert done.added == 1
+    assert done.names == [f"Faux cadre (p{platform_b}~{real.id}@{real.version})"]
+    # The operator's import of the real one is not blocked …
+    with committed(database_url) as session:
+        assert import_referentiels(session, [real], "moodle-csv") == (1, 0)
+    # … and each platform sees the operator's under the plain id; only B sees its own.
+    with committed(database_url) as session:
+        for platform in (platform_a, platform_b):
+            seen = load_catalog(session, fresh=True, platform_id=platform)
+            assert seen.get(real.id, real.version) == real
+        scoped = f"p{platform_b}~{real.id}"
+        assert load_catalog(session, platform_id=platform_a).find(scoped) is None
+        mine = load_catalog(session, platform_id=platform_b).get(scoped)
+        assert mine.intitule == "Faux cadre"
+        # Nobody but the platform writes in its namespace, not even the operator.
+        with pytest.raises(ReferentielError, match="réservé"):
+            import_referentiels(session, [dataclasses.replace(real, id=f"p{platform_a}~X")])
+        # The same content as the operator's: nothing copied, the common one is used.
+        again = course_admin.import_upload(
+            session, cast.actor("fred"), RECYCLERIE.read_bytes(), "recyclerie.csv", None, None
+        )
+        assert (again.added, again.unchanged) == (0, 1)
+        assert again.names == [f"{real.intitule} ({real.id}@{real.version})"]
+
+    alice = api_app.test_client()  # platform A
+    login(alice, cast.actor("alice"))
+    listed = alice.get("/api/v1/referentiels").get_json()["referentiels"]
+    ours = [r for r in listed if real.id in r["id"]]
+    assert [(r["id"], r["intitule"]) for r in ours] == [(real.id, real.intitule)]
