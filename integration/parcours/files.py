@@ -2,20 +2,28 @@
 
 Photos from a phone are the main evidence. They carry EXIF data, GPS position
 included: every photo is decoded, turned upright (EXIF orientation applied), and
-re-encoded without metadata. Two JPEG copies are made for pages and dossiers. PDF files
-are kept as sent. The type comes from the bytes, never from the name or the browser.
+re-encoded from its pixels only: no EXIF, XMP, IPTC, comment, text chunk or colour
+profile survives. Two JPEG copies are made for pages and dossiers. PDF files are
+rewritten without their metadata (document information and XMP). The type comes from
+the bytes, never from the name or the browser. Sizes are checked on what the headers
+declare, before anything costly is decoded.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import DictionaryObject
 
 from .errors import FileTooLarge, Invalid, UnsupportedFile
+
+log = logging.getLogger(__name__)
 
 try:  # HEIC photos (iPhone) are read only when pillow-heif is installed.
     from pillow_heif import register_heif_opener
@@ -103,7 +111,63 @@ def prepare(data: bytes) -> PreparedFile:
 def _prepare_pdf(data: bytes) -> PreparedFile:
     if b"%%EOF" not in data[-2048:]:
         raise UnsupportedFile("Le PDF est incomplet ou abîmé. Envoyez-le à nouveau.", field="file")
-    return PreparedFile("pdf", "application/pdf", "pdf", data)
+    return PreparedFile("pdf", "application/pdf", "pdf", _pdf_without_metadata(data))
+
+
+# Where a PDF keeps what it says about itself: the document information dictionary (/Info:
+# author, creator, dates), XMP streams (/Metadata, on the document, its pages and images),
+# application data (/PieceInfo) and dates of change (/LastModified).
+_PDF_METADATA_KEYS = ("/Metadata", "/PieceInfo", "/LastModified")
+# In the raw bytes of a PDF that pypdf cannot read: any of these may hold or hide metadata
+# (an object stream is compressed, so what it holds cannot be seen without a parser).
+_PDF_METADATA_MARKERS = (b"/Info", b"/Metadata", b"/PieceInfo", b"xmpmeta", b"/ObjStm")
+MAX_PDF_PAGES = 500
+
+
+def _pdf_without_metadata(data: bytes) -> bytes:
+    """The PDF rewritten page by page, without its metadata (see _PDF_METADATA_KEYS).
+
+    The pages, their content, images, fonts and annotations are kept; the document's
+    outline and form dictionary are not (evidence is read, not filled in). A PDF that
+    pypdf cannot read is kept as sent only when its bytes show no place metadata could
+    be; otherwise it is refused: metadata never goes through.
+    """
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnsupportedFile(
+                "Le PDF est protégé par un mot de passe. Envoyez-le sans mot de passe.",
+                field="file",
+            )
+        pages = reader.pages
+        if len(pages) > MAX_PDF_PAGES:
+            raise FileTooLarge(f"Le PDF a trop de pages : {MAX_PDF_PAGES} au plus.", field="file")
+        writer = PdfWriter()
+        for page in pages:
+            writer.add_page(page)
+        writer.metadata = None
+        for obj in writer._objects:  # every object written, streams included
+            if isinstance(obj, DictionaryObject):
+                for key in _PDF_METADATA_KEYS:
+                    obj.pop(key, None)
+        # The XMP streams are now referred to by nothing: they are left out of the file.
+        writer.compress_identical_objects()
+        out = io.BytesIO()
+        writer.write(out)
+        rewritten = out.getvalue() if len(pages) else None
+    except (UnsupportedFile, FileTooLarge):
+        raise
+    except Exception as error:  # noqa: BLE001 - a hostile file can break a parser in any way
+        log.info("PDF evidence could not be rewritten by pypdf: %s: %.200s",
+                 type(error).__name__, error)
+        rewritten = None
+    if rewritten is not None:
+        return rewritten
+    if any(marker in data for marker in _PDF_METADATA_MARKERS):
+        raise UnsupportedFile(
+            "Le PDF est incomplet ou abîmé. Envoyez-le à nouveau.", field="file"
+        )
+    return data
 
 
 _EXPECTED_FORMAT = {"jpeg": "JPEG", "png": "PNG", "heic": "HEIF"}
