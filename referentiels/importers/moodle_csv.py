@@ -25,6 +25,16 @@ Read back, such a file gives the same Referentiel. A framework made in Moodle
 (no « Format : » paragraph) is read too: the shortname is the wording, the
 description a note, the idnumber gives id and codes, and a tree deeper than two
 levels is flattened by the rule of `referentiels.importers.tree`.
+
+Formulas. A spreadsheet opening the file would run a cell that begins with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return (« =HYPERLINK(…) »). On
+export such a cell gets a leading apostrophe, the mark spreadsheets read as
+« text, not a formula »; a cell that already begins with an apostrophe gets one
+too. On import, one leading apostrophe before any of these characters is
+removed, so the round trip gives back the very wording (« - nettoyer » stays
+« - nettoyer »). In Moodle itself the shortname then shows the apostrophe; the
+description, which carries the exact wording, never needs one (it begins with
+``<p>``).
 """
 
 from __future__ import annotations
@@ -68,6 +78,23 @@ _LABELS = {
 }
 _BY_LABEL = {label: key for key, label in _LABELS.items()}
 _NOT_GIVEN = "non indiqué"
+# First characters that make a spreadsheet read a cell as a formula, and the mark.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_TEXT_MARK = "'"
+
+
+def neutralise_cell(value: str) -> str:
+    """A cell a spreadsheet will not run: a leading apostrophe before a formula start."""
+    if value.startswith(_FORMULA_STARTS) or value.startswith(_TEXT_MARK):
+        return _TEXT_MARK + value
+    return value
+
+
+def restore_cell(value: str) -> str:
+    """The cell as written before `neutralise_cell`."""
+    if value.startswith(_TEXT_MARK) and value[1:].startswith((*_FORMULA_STARTS, _TEXT_MARK)):
+        return value[1:]
+    return value
 
 
 # -- export -----------------------------------------------------------------
@@ -140,7 +167,7 @@ def export_csv(ref: Referentiel) -> str:
     def row(**values: str) -> list[str]:
         line = list(empty)
         for key, value in values.items():
-            line[KEYS.index(key)] = value
+            line[KEYS.index(key)] = neutralise_cell(value)
         return line
 
     export_id = 1
@@ -294,6 +321,7 @@ def read_csv(text: str, source: str | None = "<texte>") -> Referentiel:
                     f"{len(cells)} colonnes au lieu de {len(keys)}",
                 )
                 continue
+            cells = [restore_cell(cell) for cell in cells]
             rows.append(_Row(reader.line_num, dict(zip(keys, cells, strict=True))))
     except csv.Error as error:
         raise ReferentielError(

