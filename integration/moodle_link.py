@@ -19,6 +19,7 @@ from connectors.moodle import (
     MoodleClient,
     MoodleError,
 )
+from connectors.outbound import OutboundSession
 
 from .models import Course, Platform
 
@@ -95,7 +96,7 @@ def open_client(
     """A client for the platform's connection and the HTTP session to close after use."""
     if not has_connection(platform):
         raise MoodleLinkError(f"platform {platform.id} has no Moodle connection")
-    http = requests.Session()
+    http = OutboundSession()  # the outbound policy: REPERES_OUTBOUND_ALLOW
     client = (factory or default_client_factory)(
         str(platform.moodle_url), str(platform.moodle_token), http
     )
@@ -157,7 +158,7 @@ def check_connection(
     functions Repères uses its service lacks. Never raises for a Moodle failure."""
     url = url.strip().rstrip("/")
     report = ConnectionReport(platform_id=platform_id, url=url, ok=False)
-    http = requests.Session()
+    http = OutboundSession()  # the outbound policy: REPERES_OUTBOUND_ALLOW
     try:
         client = (factory or page_client_factory)(url, token, http)
         info = client.get_site_info()

@@ -30,15 +30,36 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.database_url)
+        from connectors.outbound import set_default_policy
+
+        # Moodle, Nextcloud and LTI requests of this process follow REPERES_OUTBOUND_ALLOW.
+        set_default_policy(settings.outbound_policy())
         return cls(settings=settings, engine=engine, sessions=make_session_factory(engine))
 
     @cached_property
     def store(self) -> Store:
+        from urllib.parse import urlsplit
+
+        from connectors.outbound import OutboundSession
         from connectors.storage import open_store
 
         s = self.settings
+        session = None
+        parts = urlsplit(s.storage_url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            # The operator named this host: allowed, any size, patient; still no redirect.
+            host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+            policy = (
+                s.outbound_policy()
+                .allowing(f"{host}:{parts.port}" if parts.port else host)
+                .with_limits(max_bytes=None, connect_timeout=10.0, read_timeout=300.0)
+            )
+            session = OutboundSession(policy)
         return open_store(
-            s.storage_url, username=s.storage_username, password=s.storage_password
+            s.storage_url,
+            username=s.storage_username,
+            password=s.storage_password,
+            session=session,
         )
 
 

@@ -77,6 +77,9 @@ class Settings:
     testing: bool = False
     retention_months: int = 0  # 0: keep closed parcours until an operator erases them
     sync_every: int = 0  # seconds between background syncs in each process; 0: none
+    # REPERES_ENCRYPTION_KEY_FILE: the key(s) sealing secrets in the database (tool keys,
+    # Moodle tokens); None: one made in var/encryption_key (integration/secrets_at_rest.py).
+    encryption_key_file: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -119,6 +122,8 @@ class Settings:
             values["storage_password"] = _read_secret_file(
                 env["REPERES_STORAGE_PASSWORD_FILE"], "REPERES_STORAGE_PASSWORD_FILE"
             )
+        if env.get("REPERES_ENCRYPTION_KEY_FILE"):
+            values["encryption_key_file"] = Path(env["REPERES_ENCRYPTION_KEY_FILE"])
         if env.get("REPERES_DOSSIER_TEMPLATE"):
             values["dossier_template"] = Path(env["REPERES_DOSSIER_TEMPLATE"])
         if env.get("REPERES_RETENTION_MONTHS"):

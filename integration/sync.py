@@ -60,6 +60,7 @@ from connectors.moodle import (
     MoodleTokenError,
     MoodleUser,
 )
+from connectors.outbound import OutboundSession
 from referentiels import Catalog
 
 from .db import Base, transaction
@@ -695,7 +696,7 @@ class _Clients:
     def get(self) -> MoodleClient:
         client: MoodleClient | None = getattr(self._local, "client", None)
         if client is None:
-            http = requests.Session()
+            http = OutboundSession()  # the outbound policy: REPERES_OUTBOUND_ALLOW
             http.hooks["response"].append(self._count)
             client = self._factory(self._url, self._token, http)
             self._local.client = client

@@ -110,7 +110,9 @@ class _Connection:
     factory: ClientFactory
 
     def open(self) -> tuple[MoodleClient, requests.Session]:
-        http = requests.Session()
+        from connectors.outbound import OutboundSession
+
+        http = OutboundSession()  # the outbound policy: REPERES_OUTBOUND_ALLOW
         return self.factory(self.url, self.token, http), http
 
 

@@ -12,6 +12,7 @@ from integration.cli.sync import moodle_command
 from integration.locks import Lease
 from integration.models import Platform
 from integration.moodle_link import MoodleLinkError, connect_moodle
+from integration.secrets_at_rest import SecretBox
 from integration.settings import Settings
 from integration.sync import EXIT_BUSY, EXIT_PARTIAL, LOCK_NAME
 from tests.test_sync_support import (  # noqa: F401  (fixtures)
@@ -122,7 +123,10 @@ def test_connecting_a_platform_checks_the_token_and_saves_it(
     assert TOKEN not in result.output
     platform = stored(world)
     assert platform.moodle_url == world.fake.url
-    assert platform.moodle_token == TOKEN
+    # Sealed at rest with the CLI's encryption key (made in its var/ here).
+    assert platform.moodle_token and TOKEN not in platform.moodle_token
+    box = SecretBox.from_settings(Settings(var_dir=tmp_path / "cli"))
+    assert box.open(platform.moodle_token) == TOKEN
     assert platform.moodle_match == "username,email"
     check = platform_cli(world, tmp_path, str(world.platform_id), "--check")
     assert check.exit_code == 0 and "connection works" in check.output

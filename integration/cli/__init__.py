@@ -20,9 +20,13 @@ class CliContext:
     @property
     def runtime(self):  # type: ignore[no-untyped-def]
         from ..runtime import Runtime
+        from ..secrets_at_rest import SecretsError
 
         if self._runtime is None:
-            self._runtime = Runtime.from_settings(self.settings)
+            try:
+                self._runtime = Runtime.from_settings(self.settings)
+            except SecretsError as exc:
+                raise click.ClickException(str(exc)) from None
         return self._runtime
 
 

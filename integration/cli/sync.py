@@ -150,6 +150,7 @@ def moodle_command(
         connect_moodle,
         find_platform,
         has_connection,
+        moodle_token,
     )
 
     runtime = cli.runtime
@@ -160,7 +161,7 @@ def moodle_command(
                 if not has_connection(found):
                     raise click.ClickException(f"platform {found.id} has no Moodle connection")
                 report = check_connection(
-                    found.id, str(found.moodle_url), str(found.moodle_token)
+                    found.id, str(found.moodle_url), moodle_token(found)
                 )
         else:
             if not url or not token_file:

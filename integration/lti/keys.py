@@ -3,6 +3,10 @@
 Every instance reads the same keys. A key is made on first use; `rotate` makes a new one
 that signs from now on, while the old one stays published for a grace period (platforms
 cache our JWKS) and is then dropped.
+
+The private half is sealed with the operator's encryption key (integration/secrets_at_rest.py):
+a dump of the database alone signs nothing. `reseal_all` re-encrypts every row
+(`reperes keys encrypt` / `reencrypt`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..secrets_at_rest import box_of, open_attribute, seal_for
 from .models import LtiKey
 
 TOOL = "tool"
@@ -42,8 +47,8 @@ def _thumbprint(jwk: dict[str, Any]) -> str:
     return _b64(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
-def new_key_row(purpose: str) -> LtiKey:
-    """A fresh RSA-2048 key pair as an unsaved row."""
+def new_key_row(purpose: str, session: Session | None = None) -> LtiKey:
+    """A fresh RSA-2048 key pair as an unsaved row, its private half sealed for `session`."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     numbers = private.public_key().public_numbers()
     jwk: dict[str, Any] = {
@@ -58,7 +63,8 @@ def new_key_row(purpose: str) -> LtiKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode("ascii")
-    return LtiKey(kid=kid, purpose=purpose, current_for=purpose, private_pem=pem, public_jwk=jwk)
+    return LtiKey(kid=kid, purpose=purpose, current_for=purpose,
+                  private_pem=seal_for(session, pem), public_jwk=jwk)
 
 
 def _now() -> datetime:
@@ -69,8 +75,13 @@ def current_key(session: Session, purpose: str = TOOL) -> LtiKey:
     """The key that signs for `purpose`, made now if there is none yet."""
     row = session.scalar(select(LtiKey).where(LtiKey.current_for == purpose))
     if row is not None:
+        box = box_of(session)
+        if box is not None and box.needs_sealing(row.private_pem):
+            # A row kept in clear before encryption existed (or sealed with a previous
+            # key): seal it now with the current key.
+            row.private_pem = box.reseal(row.private_pem)
         return row
-    row = new_key_row(purpose)
+    row = new_key_row(purpose, session)
     try:
         with session.begin_nested():
             session.add(row)
@@ -96,7 +107,7 @@ def rotate(session: Session, purpose: str = TOOL, grace: timedelta = DEFAULT_GRA
         old.current_for = None
         old.retire_at = now + grace
     session.flush()
-    row = new_key_row(purpose)
+    row = new_key_row(purpose, session)
     session.add(row)
     session.flush()
     return row
@@ -115,6 +126,20 @@ def drop_retired(session: Session, purpose: str = TOOL) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def reseal_all(session: Session) -> int:
+    """Seal every key row with the session's current encryption key; returns how many changed."""
+    box = box_of(session)
+    if box is None:
+        raise ValueError("this session has no encryption key")
+    changed = 0
+    for row in session.scalars(select(LtiKey).order_by(LtiKey.id)):
+        if box.needs_sealing(row.private_pem):
+            row.private_pem = box.reseal(row.private_pem)
+            changed += 1
+    session.flush()
+    return changed
+
+
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
@@ -122,7 +147,8 @@ class SigningKey:
 
     @classmethod
     def from_row(cls, row: LtiKey) -> SigningKey:
-        private = serialization.load_pem_private_key(row.private_pem.encode("ascii"), None)
+        pem = open_attribute(row, row.private_pem)
+        private = serialization.load_pem_private_key(pem.encode("ascii"), None)
         return cls(kid=row.kid, private_key=private)
 
 
