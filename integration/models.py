@@ -18,12 +18,14 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -259,7 +261,8 @@ class Parcours(Base):
     )
     jury_date: Mapped[date | None] = mapped_column(Date, default=None)
     projet: Mapped[str] = mapped_column(Text, default="")  # "ce que je veux faire ensuite"
-    closed_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
+    # Indexed: the retention finds the parcours closed long ago without a scan.
+    closed_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -622,6 +625,9 @@ class DossierFolder(Base):
     )
     # "RAE/<course title>/<Nom Prénom>", cleaned; unique, so two namesakes never share one.
     path: Mapped[str] = mapped_column(String(1000), unique=True)
+    # The folder it is in ("RAE/<course title>"): namesakes are found by equality, which an
+    # index answers under any collation (a LIKE prefix cannot use one on PostgreSQL).
+    parent: Mapped[str] = mapped_column(String(1000), default="", index=True)
     # "<Nom Prénom>" as file names write it: "Dossier de preuves - <name>.docx".
     name: Mapped[str] = mapped_column(String(300))
     web_url: Mapped[str | None] = mapped_column(String(1000), default=None)
@@ -629,6 +635,12 @@ class DossierFolder(Base):
     shares: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     share_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+    __table_args__ = (
+        # The retry of shares reads only the few folders whose share failed.
+        Index("ix_dossier_folder_share_pending", "parcours_id",
+              postgresql_where=text("share_error <> ''"), sqlite_where=text("share_error <> ''")),
+    )
 
 
 class PublishedPhoto(Base):

@@ -213,8 +213,7 @@ def ensure_folder(session: Session, parcours: Parcours) -> DossierFolder:
     taken = {
         p.casefold()
         for p in session.scalars(
-            select(DossierFolder.path).where(DossierFolder.path.like(f"{_like(base)}/%",
-                                                                      escape="\\"))
+            select(DossierFolder.path).where(DossierFolder.parent == base)
         )
     }
     for number in range(1, 1000):
@@ -223,8 +222,8 @@ def ensure_folder(session: Session, parcours: Parcours) -> DossierFolder:
             continue
         try:
             with session.begin_nested():
-                folder = DossierFolder(parcours_id=parcours.id, path=candidate, name=name,
-                                       shares={})
+                folder = DossierFolder(parcours_id=parcours.id, path=candidate, parent=base,
+                                       name=name, shares={})
                 session.add(folder)
                 session.flush()
             return folder
@@ -237,10 +236,6 @@ def ensure_folder(session: Session, parcours: Parcours) -> DossierFolder:
                 return existing
             taken.add(candidate.casefold())
     raise StorageError(f"no free folder name below {base!r}")
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # --- writing one dossier, without ever losing an edit ---------------------------------------

@@ -23,19 +23,43 @@ def upgrade() -> None:
     # Every foreign key a delete or a lookup follows has an index (erasing a person
     # scanned whole tables without them).
     op.create_index("ix_lti_launch_state_platform_id", "lti_launch_state", ["platform_id"])
-    op.create_index("ix_lti_registration_invite_platform_id", "lti_registration_invite", ["platform_id"])
+    op.create_index(
+        "ix_lti_registration_invite_platform_id", "lti_registration_invite", ["platform_id"]
+    )
     op.create_index("ix_sync_run_platform_id", "sync_run", ["platform_id"])
     op.create_index("ix_activity_mapping_created_by_id", "activity_mapping", ["created_by_id"])
     op.create_index("ix_parcours_person_id", "parcours", ["person_id"])
     op.create_index("ix_dossier_created_by_id", "dossier", ["created_by_id"])
     op.create_index("ix_history_entry_actor_id", "history_entry", ["actor_id"])
-    op.create_index("ix_parcours_accompagnateur_added_by_id", "parcours_accompagnateur", ["added_by_id"])
+    op.create_index(
+        "ix_parcours_accompagnateur_added_by_id", "parcours_accompagnateur", ["added_by_id"]
+    )
     op.create_index("ix_review_reviewer_id", "review", ["reviewer_id"])
     op.create_index("ix_task_created_by_id", "task", ["created_by_id"])
     op.create_index("ix_evidence_created_by_id", "evidence", ["created_by_id"])
     op.create_index("ix_tag_created_by_id", "tag", ["created_by_id"])
     op.create_index("ix_pending_write_dossier_id", "pending_write", ["dossier_id"])
     op.create_index("ix_pending_write_evidence_id", "pending_write", ["evidence_id"])
+    # Scans at a network's scale: retention by closing date, namesakes by parent folder
+    # (equality, which an index answers under any collation), shares to retry.
+    op.create_index("ix_parcours_closed_at", "parcours", ["closed_at"])
+    with op.batch_alter_table("dossier_folder", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("parent", sa.String(length=1000), nullable=False, server_default="")
+        )
+    folders = sa.table("dossier_folder", sa.column("id", sa.Integer),
+                       sa.column("path", sa.String), sa.column("parent", sa.String))
+    connection = op.get_bind()
+    for folder_id, path in connection.execute(sa.select(folders.c.id, folders.c.path)).all():
+        connection.execute(
+            folders.update().where(folders.c.id == folder_id)
+            .values(parent=path.rsplit("/", 1)[0] if "/" in path else "")
+        )
+    op.create_index("ix_dossier_folder_parent", "dossier_folder", ["parent"])
+    op.create_index(
+        "ix_dossier_folder_share_pending", "dossier_folder", ["parcours_id"],
+        postgresql_where=sa.text("share_error <> ''"), sqlite_where=sa.text("share_error <> ''"),
+    )
     # Sessions that can be revoked: the server side of the session cookie.
     op.create_table(
         "session_record",
@@ -63,6 +87,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("session_record")  # sessions that can be revoked
+    op.drop_index("ix_dossier_folder_share_pending", table_name="dossier_folder")
+    op.drop_index("ix_dossier_folder_parent", table_name="dossier_folder")
+    with op.batch_alter_table("dossier_folder", schema=None) as batch_op:
+        batch_op.drop_column("parent")
+    op.drop_index("ix_parcours_closed_at", table_name="parcours")
     op.drop_index("ix_pending_write_evidence_id", table_name="pending_write")
     op.drop_index("ix_pending_write_dossier_id", table_name="pending_write")
     op.drop_index("ix_tag_created_by_id", table_name="tag")
