@@ -96,4 +96,4 @@ def test_a_truncated_file_imports_nothing(reperes, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "broken.xml" in result.output
     after = reperes("referentiels", "list", "--json")
-    assert len(json.loads(after.stdout)) == 10
+    assert len(json.loads(after.stdout)) == 13

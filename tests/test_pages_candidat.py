@@ -3,6 +3,7 @@ compétences, my référentiel, my modalité — and what goes wrong, said in Fr
 
 from __future__ import annotations
 
+import json
 import re
 from io import BytesIO
 from pathlib import Path
@@ -71,7 +72,9 @@ def test_a_candidat_chooses_a_referentiel_among_those_in_force(demo_client: Flas
     launch_as(demo_client, "candidat1")
     text = text_of(demo_client.get("/moi/referentiel/choisir"))
     assert "CAP Équipier polyvalent du commerce" in text
-    assert "propreté et d'hygiène" in text.lower() or "Agent de propreté" in text
+    assert "Ouvrier paysagiste" in text
+    # The 2023 TP APH is in force but no compétence of it is known: never offered (issue 14).
+    assert "propreté et d'hygiène" not in text.lower()
     assert "2008-08-13" not in text  # historical versions are not offered
     choose(demo_client)
     page = text_of(demo_client.get("/moi/referentiel"))
@@ -374,9 +377,12 @@ def test_new_window_gives_a_one_time_ticket(demo_app: Flask):
     candidat = launched(demo_app)
     response = post(candidat, "/fenetre", token_from="/moi")
     assert response.status_code == 200
-    ticket = values_of(response.get_data(as_text=True), "ticket")[0]
+    page = response.get_data(as_text=True)
+    config = json.loads(page.split('id="lti-config">', 1)[1].split("</script>")[0])
     fresh = demo_app.test_client()
-    opened = fresh.post("/lti/continue", data={"ticket": ticket})
+    opened = fresh.post("/lti/continue", data={"ticket": config["ticket"],
+                                               "binding": config["binding"]},
+                        headers={"Origin": "http://localhost"})
     assert opened.status_code == 303
     assert fresh.get("/", follow_redirects=True).status_code == 200
     assert "Bonjour Samira" in text_of(fresh.get("/moi"))
