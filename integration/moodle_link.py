@@ -1,7 +1,8 @@
 """A platform's Moodle web-service connection: set it, check it, open clients for it.
 
-The token is a secret: it is read from a file by the CLI, stored on the Platform row,
-and never logged, echoed or rendered.
+The token is a secret: it is read from a file by the CLI, stored on the Platform row
+sealed with the operator's encryption key (integration/secrets_at_rest.py; read it with
+`moodle_token(platform)`), and never logged, echoed or rendered.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from connectors.moodle import (
 from connectors.outbound import OutboundSession
 
 from .models import Course, Platform
+from .secrets_at_rest import box_of, open_attribute, seal_for
 
 #: How Moodle people are matched to LTI people beyond the Moodle user id (always tried
 #: first: Moodle's LTI ``sub`` is the user id). Stored in ``Platform.moodle_match``.
@@ -81,6 +83,37 @@ def has_connection(platform: Platform) -> bool:
     return bool(platform.moodle_url and platform.moodle_token)
 
 
+# Sealed, it must fit the 255 characters of Platform.moodle_token.
+MAX_TOKEN_LENGTH = 120
+
+
+def moodle_token(platform: Platform) -> str:
+    """The platform's Moodle token in clear (it is stored sealed). Never log it."""
+    return open_attribute(platform, platform.moodle_token or "")
+
+
+def set_moodle_token(session: Session, platform: Platform, token: str | None) -> None:
+    """Store the token sealed with the session's encryption key (None: no token)."""
+    if token is not None and len(token) > MAX_TOKEN_LENGTH:
+        raise MoodleLinkError(f"the token is longer than {MAX_TOKEN_LENGTH} characters: "
+                              "a Moodle token has 32")
+    platform.moodle_token = None if token is None else seal_for(session, token)
+
+
+def reseal_tokens(session: Session) -> int:
+    """Seal every stored Moodle token with the current encryption key; returns how many changed."""
+    box = box_of(session)
+    if box is None:
+        raise ValueError("this session has no encryption key")
+    changed = 0
+    for platform in session.scalars(select(Platform).where(Platform.moodle_token.is_not(None))):
+        if platform.moodle_token and box.needs_sealing(platform.moodle_token):
+            platform.moodle_token = box.reseal(platform.moodle_token)
+            changed += 1
+    session.flush()
+    return changed
+
+
 def moodle_course_id(course: Course) -> int | None:
     """The Moodle course id: the stored one, or the LTI context id when it is a number
     (Moodle's LTI context id is its course id)."""
@@ -98,7 +131,7 @@ def open_client(
         raise MoodleLinkError(f"platform {platform.id} has no Moodle connection")
     http = OutboundSession()  # the outbound policy: REPERES_OUTBOUND_ALLOW
     client = (factory or default_client_factory)(
-        str(platform.moodle_url), str(platform.moodle_token), http
+        str(platform.moodle_url), moodle_token(platform), http
     )
     return client, http
 
@@ -198,13 +231,16 @@ def connect_moodle(
     token = token.strip()
     if not token:
         raise MoodleLinkError("the token is empty")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise MoodleLinkError(f"the token is longer than {MAX_TOKEN_LENGTH} characters: "
+                              "a Moodle token has 32")
     if match is not None and match not in MATCH_MODES:
         raise MoodleLinkError(f"--match is one of {', '.join(MATCH_MODES)}")
     platform = find_platform(session, platform_id_or_name)
     report = check_connection(platform.id, url, token, factory)
     if report.ok:
         platform.moodle_url = report.url
-        platform.moodle_token = token
+        set_moodle_token(session, platform, token)
         if match is not None:
             platform.moodle_match = match
         session.flush()

@@ -29,12 +29,19 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
+        from .secrets_at_rest import SecretBox, install
+
+        # Secrets in the database (tool keys, Moodle tokens) are sealed with the operator's
+        # key: read it first, so that a missing or wrong key file stops the start.
+        box = SecretBox.from_settings(settings)
         engine = make_engine(settings.database_url)
+        sessions = make_session_factory(engine)
         from connectors.outbound import set_default_policy
 
         # Moodle, Nextcloud and LTI requests of this process follow REPERES_OUTBOUND_ALLOW.
         set_default_policy(settings.outbound_policy())
-        return cls(settings=settings, engine=engine, sessions=make_session_factory(engine))
+        install(sessions, box)
+        return cls(settings=settings, engine=engine, sessions=sessions)
 
     @cached_property
     def store(self) -> Store:

@@ -92,6 +92,7 @@ from .moodle_link import (
     has_connection,
     match_fields,
     moodle_course_id,
+    moodle_token,
 )
 from .parcours.items import find_item
 from .referentiel_catalog import load_catalog
@@ -1121,7 +1122,7 @@ def _sync_platform(
             report.error(f"la plateforme {platform_id} n’a plus de connexion Moodle")
             url = token = ""
         else:
-            url, token = str(platform.moodle_url), str(platform.moodle_token)
+            url, token = str(platform.moodle_url), moodle_token(platform)
         query = select(Course).where(Course.platform_id == platform_id)
         if courses is not None:
             query = query.where(Course.id.in_(list(courses)))
@@ -1392,7 +1393,7 @@ def refresh_person(
             )
             is not None
         )
-        url, token = str(platform.moodle_url), str(platform.moodle_token)
+        url, token = str(platform.moodle_url), moodle_token(platform)
         fields = match_fields(platform.moodle_match)
         sub, username, email = person.sub, person.username, person.email
     if info.moodle_id is None:

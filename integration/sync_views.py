@@ -48,7 +48,13 @@ from .mapping import (
     save_module_mapping,
 )
 from .models import Course, Membership, Platform, Role, SyncRun, utcnow
-from .moodle_link import ClientFactory, has_connection, moodle_course_id, page_client_factory
+from .moodle_link import (
+    ClientFactory,
+    has_connection,
+    moodle_course_id,
+    moodle_token,
+    page_client_factory,
+)
 from .parcours.items import Item, find_item
 from .referentiel_catalog import load_catalog
 from .runtime import current_runtime
@@ -120,7 +126,7 @@ def _connection(platform: Platform) -> _Connection | None:
     if not has_connection(platform):
         return None
     factory = current_runtime().extras.get("moodle_page_client_factory", page_client_factory)
-    return _Connection(str(platform.moodle_url), str(platform.moodle_token), factory)
+    return _Connection(str(platform.moodle_url), moodle_token(platform), factory)
 
 
 def _moodle_modules(
