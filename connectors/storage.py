@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 __all__ = [
@@ -267,6 +267,7 @@ def open_store(
     username: str | None = None,
     password: str | None = None,
     password_file: str | Path | None = None,
+    session: Any = None,
 ) -> Store:
     """Open the store a URL names.
 
@@ -311,7 +312,7 @@ def open_store(
             password = _read_password_file(Path(password_file))
         from connectors.nextcloud import NextcloudStore
 
-        return NextcloudStore(clean_url, username, password)
+        return NextcloudStore(clean_url, username, password, session=session)
     raise StorageError(
         f"unsupported storage URL scheme {scheme!r}: use file:///folder or https://…/remote.php/dav/files/USER/Folder"
     )

@@ -8,7 +8,10 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from connectors.outbound import OutboundPolicy
 
 DEFAULT_VAR_DIR = Path("var")
 
@@ -80,6 +83,9 @@ class Settings:
     # REPERES_ENCRYPTION_KEY_FILE: the key(s) sealing secrets in the database (tool keys,
     # Moodle tokens); None: one made in var/encryption_key (integration/secrets_at_rest.py).
     encryption_key_file: Path | None = None
+    # REPERES_OUTBOUND_ALLOW: hosts, host:port and networks (10.0.0.0/8) the service may
+    # fetch beyond public addresses on ports 80/443 (a Moodle on the same network).
+    outbound_allow: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -133,6 +139,14 @@ class Settings:
                 raise SettingsError(
                     "REPERES_RETENTION_MONTHS: expected a number of months"
                 ) from None
+        if env.get("REPERES_OUTBOUND_ALLOW"):
+            from connectors.outbound import parse_allow
+
+            try:
+                parse_allow(env["REPERES_OUTBOUND_ALLOW"])
+            except ValueError as exc:
+                raise SettingsError(f"REPERES_OUTBOUND_ALLOW: {exc}") from None
+            values["outbound_allow"] = env["REPERES_OUTBOUND_ALLOW"]
         if env.get("REPERES_SYNC_EVERY"):
             try:
                 values["sync_every"] = parse_interval(env["REPERES_SYNC_EVERY"])
@@ -147,6 +161,18 @@ class Settings:
                 values[attr] = _bool(env[key], key)
         values.update(overrides)
         return cls(**values)
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """The outbound policy: the operator's allow-list, plus our own host for the demo."""
+        from urllib.parse import urlsplit
+
+        from connectors.outbound import OutboundPolicy
+
+        policy = OutboundPolicy.from_allow(self.outbound_allow)
+        if self.demo:
+            host = urlsplit(self.base_url).netloc.rsplit("@", 1)[-1]
+            policy = policy.allowing(host)
+        return policy
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)

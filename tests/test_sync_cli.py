@@ -31,6 +31,7 @@ def env(world: World, tmp_path: Path) -> dict[str, str]:
         "REPERES_DATABASE_URL": world.database_url,
         "REPERES_VAR_DIR": str(tmp_path / "cli"),
         "REPERES_SECRET_KEY": "t",
+        "REPERES_OUTBOUND_ALLOW": "127.0.0.0/8",  # the fake Moodle listens on loopback
     }
 
 
@@ -85,7 +86,7 @@ def test_reperes_sync_names_an_unknown_platform(world: World, tmp_path: Path) ->
 
 def platform_cli(world: World, tmp_path: Path, *args: str, stdin: str | None = None) -> Result:
     settings = Settings(var_dir=tmp_path / "cli", database_url=world.database_url,
-                        secret_key="t")
+                        secret_key="t", outbound_allow="127.0.0.0/8")
     return CliRunner().invoke(moodle_command, list(args), obj=CliContext(settings), input=stdin)
 
 

@@ -109,7 +109,8 @@ def build_world(database_url: str, fake: FakeMoodle, var_dir: Path) -> World:
 
     migrate(database_url)
     runtime = Runtime.from_settings(
-        Settings(var_dir=var_dir, database_url=database_url, secret_key="t", testing=True)
+        Settings(var_dir=var_dir, database_url=database_url, secret_key="t", testing=True,
+                 outbound_allow="127.0.0.0/8")
     )
     world = World(database_url, runtime, fake)
 

@@ -31,7 +31,7 @@ from tests.test_sync_support import (  # noqa: F401  (fixtures)
 def web(world: World, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(
         Settings(var_dir=tmp_path / "web", database_url=world.database_url, secret_key="t",
-                 testing=True)
+                 testing=True, outbound_allow="127.0.0.0/8")
     )
     app.extensions["reperes"].extras["moodle_page_client_factory"] = fast_client
     yield app

@@ -182,13 +182,14 @@ def remove(
 @click.option(
     "--host",
     help="Allow dynamic registration from this host (moodle.example.org) "
-    "instead of making a one-time URL.",
+    "instead of making a one-time URL: https on 443 only, unless you write a port "
+    "(moodle.example.org:8443) or http://.",
 )
 @click.option(
     "--days",
     type=int,
     default=None,
-    help="Valid for this many days (default: 7 for a one-time URL, no limit for a host).",
+    help="Valid for this many days (default: 7). Either kind is spent by its first use.",
 )
 @click.option("--note", default="", help="A reminder: who it is for.")
 @pass_ctx
@@ -198,7 +199,10 @@ def invite_(cli: CliContext, host: str | None, days: int | None, note: str) -> N
 
     lifetime = timedelta(days=days) if days else None
     with _sessions(cli).begin() as session:
-        row, token = invite(session, host=host, note=note, lifetime=lifetime)
+        try:
+            row, token = invite(session, host=host, note=note, lifetime=lifetime)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--host") from None
         until = row.expires_at.strftime("%Y-%m-%d %H:%M UTC") if row.expires_at else "revoked"
         if token:
             click.echo(

@@ -73,7 +73,7 @@ class LtiContext:
 
     @classmethod
     def build(cls, settings: Settings, sessions: sessionmaker[Session]) -> LtiContext:
-        http = make_session(settings.base_url)
+        http = make_session(settings.base_url, settings.outbound_policy())
         return cls(
             settings=settings,
             sessions=sessions,

@@ -1,4 +1,5 @@
-"""Outgoing HTTP for LTI: one requests session with our User-Agent and timeouts.
+"""Outgoing HTTP for LTI: one requests session with our User-Agent, timeouts and the
+outbound policy (connectors.outbound: no private address, no redirect, bounded answers).
 
 `LocalAdapter` answers requests for an in-process WSGI app (the demo platform) without a
 socket, so the demo works under the Flask test client and a single-threaded server.
@@ -14,6 +15,8 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from werkzeug.test import Client
 
+from connectors.outbound import OutboundPolicy, OutboundSession
+
 TIMEOUT = 10.0
 
 
@@ -21,8 +24,9 @@ def user_agent(base_url: str) -> str:
     return f"Reperes/0.1 (LTI 1.3 tool; +{base_url})"
 
 
-def make_session(base_url: str) -> requests.Session:
-    session = requests.Session()
+def make_session(base_url: str, policy: OutboundPolicy | None = None) -> requests.Session:
+    """Registration, JWKS, NRPS, AGS and token requests go through this session."""
+    session = OutboundSession(policy)
     session.headers["User-Agent"] = user_agent(base_url)
     return session
 

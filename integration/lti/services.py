@@ -13,6 +13,7 @@ whatever their Content-Type says.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 import time
@@ -26,12 +27,22 @@ import jwt
 import requests
 from sqlalchemy.orm import object_session
 
+from connectors.outbound import loggable, same_origin
+
 from ..models import Course, Person, Platform, Role
 from . import claims as c
 from .context import LtiContext, lti_context
 from .errors import ServiceError
 from .http import TIMEOUT
 from .roles import map_roles
+
+log = logging.getLogger(__name__)
+
+
+def on_platform_origin(platform: Platform, url: str) -> bool:
+    """Whether `url` has the scheme, host and port of the platform's issuer or endpoints."""
+    known = [platform.issuer, platform.token_url, platform.auth_url, platform.jwks_url]
+    return any(isinstance(k, str) and k and same_origin(url, k) for k in known)
 
 NRPS_MEDIA = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 LINEITEM_MEDIA = "application/vnd.ims.lis.v2.lineitem+json"
@@ -153,7 +164,21 @@ def _call(
     body: Any = None,
     content_type: str | None = None,
 ) -> requests.Response:
-    """One authorised call; a rejected cached token is renewed once."""
+    """One authorised call; a rejected cached token is renewed once.
+
+    The URL came from a launch or from the platform's answers: it must be on the
+    platform's own origin, or it is ignored (and logged), never sent our token.
+    """
+    if not on_platform_origin(platform, url):
+        log.warning(
+            "LTI service URL %s ignored: not on the origin of platform %s (%s)",
+            loggable(url),
+            platform.id,
+            platform.issuer,
+        )
+        raise ServiceError(
+            f"{method} {loggable(url)} ignored: not on the origin of platform {platform.issuer}"
+        )
     for attempt in range(2):
         token = access_token(lti, platform, scopes)
         headers = {"Authorization": f"Bearer {token}", "Accept": accept}
