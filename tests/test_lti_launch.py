@@ -365,12 +365,15 @@ def test_without_the_state_cookie_the_page_offers_a_new_window(app, platform, mo
     html = page.get_data(as_text=True)
     assert "Ouvrir Repères dans une nouvelle fenêtre" in html and 'target="_blank"' in html
     assert session_actor(browser_frame) is None
-    action, fields = read_form(html)
+    # The page's script hands ticket and binding to the window it opens (static/lti.js).
+    config = json.loads(html.split('id="lti-config">', 1)[1].split("</script>")[0])
+    fields = {"ticket": config["ticket"], "binding": config["binding"]}
+    action, origin = "/lti/continue", {"Origin": "http://localhost"}
     new_window = app.test_client()
-    opened = new_window.post(action, data=fields)
+    opened = new_window.post(action, data=fields, headers=origin)
     assert opened.status_code == 303 and opened.headers["Location"] == "/"
     assert session_actor(new_window).role is Role.CANDIDAT
-    again = app.test_client().post(action, data=fields)
+    again = app.test_client().post(action, data=fields, headers=origin)
     assert again.status_code == 400 and "déjà servi" in again.get_data(as_text=True)
 
 
@@ -398,13 +401,15 @@ def test_platform_storage_keeps_state_and_nonce_instead_of_a_cookie(app, client,
         [f"reperes_state_{query['state']}", query["state"]],
         [f"reperes_nonce_{query['nonce']}", query["nonce"]],
     ]
-    assert "lti.put_data" in html and "org.imsglobal.lti." in html
+    assert config["page"] == "login_storage" and 'src="/static/lti.js"' in html
+    script = client.get("/static/lti.js").get_data(as_text=True)  # no inline script (CSP)
+    assert "lti.put_data" in script and "org.imsglobal.lti." in script
 
     token = platform.sign(
         platform.claims(moodle["student_resource_link"], nonce=query["nonce"], target=LAUNCH_URL)
     )
     first = client.post("/lti/launch", data={"id_token": token, "state": query["state"]})
-    assert first.status_code == 200 and "storage.get(config.state_key)" in first.get_data(
+    assert first.status_code == 200 and '"page": "launch_storage"' in first.get_data(
         as_text=True
     )
     assert session_actor(client) is None and rows(app, Person) == []

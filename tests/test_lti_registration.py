@@ -62,7 +62,8 @@ def test_invited_moodle_registers_and_the_window_closes(app, client, moodle, rec
     response = register(client, recorded, invite=token)
     assert response.status_code == 200, response.get_data(as_text=True)
     page = response.get_data(as_text=True)
-    assert "org.imsglobal.lti.close" in page
+    assert '{"page": "registered"}' in page and 'src="/static/lti.js"' in page
+    assert "org.imsglobal.lti.close" in client.get("/static/lti.js").get_data(as_text=True)
     assert "doit maintenant l’activer" in page and "en attente" in page
     [platform] = stored(app)
     assert (platform.issuer, platform.client_id) == ("http://127.0.0.1:8081", "0T31ZiSXexg7349")

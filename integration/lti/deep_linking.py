@@ -13,6 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -81,6 +82,34 @@ def content_items(keys: list[str], launch_url: str) -> list[dict[str, Any]]:
             item["custom"] = dict(choice.custom)
         items.append(item)
     return items
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] in lower case ("" when the URL has none)."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_return_url(url: object, platform_origins: set[str]) -> str:
+    """The deep-linking return URL, when it may be a form's action: http(s), no userinfo,
+    no control character, and on one of the platform's own origins. ValueError otherwise."""
+    if not isinstance(url, str) or not url or len(url) > 1000:
+        raise ValueError("deep_link_return_url missing or too long")
+    if any(ord(ch) < 0x21 or ch in '\\"<>`' or ord(ch) == 0x7F for ch in url):
+        raise ValueError("deep_link_return_url has spaces, control or unsafe characters")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("https", "http"):
+        raise ValueError(f"deep_link_return_url scheme {parts.scheme!r} is not http(s)")
+    if not parts.hostname or "@" in parts.netloc:
+        raise ValueError("deep_link_return_url has no host, or has userinfo")
+    if origin_of(url) not in platform_origins:
+        raise ValueError(
+            f"deep_link_return_url origin {origin_of(url)!r} is not the platform's "
+            f"({', '.join(sorted(platform_origins))})"
+        )
+    return url
 
 
 def response_jwt(

@@ -12,6 +12,7 @@ platform's pseudo-course whose `context_id` is "" (`NO_CONTEXT`).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -384,6 +385,35 @@ def issue_ticket(
             )
         )
     return ticket
+
+
+def issue_continue_ticket(lti: LtiContext, actor: dict[str, Any]) -> tuple[str, str]:
+    """A "continue" ticket and its binding: the page that asked keeps the binding in its
+    script and hands both to the window it opens (postMessage, same origin only); the
+    ticket alone, posted from elsewhere, signs no one in."""
+    binding = secrets.token_urlsafe(32)
+    ticket = issue_ticket(lti, "continue", {"actor": actor, "binding": _digest(binding)})
+    return ticket, binding
+
+
+def redeem_continue_ticket(lti: LtiContext, ticket: str, binding: str) -> dict[str, Any]:
+    """The actor of a "continue" ticket, once, when the binding of the page that asked is sent."""
+    payload = redeem_ticket(lti, "continue", ticket)  # spent even when the binding is wrong
+    expected = payload.get("binding")
+    if not (
+        isinstance(expected, str)
+        and binding
+        and hmac.compare_digest(expected, _digest(binding))
+        and isinstance(payload.get("actor"), dict)
+    ):
+        raise LaunchError(
+            "continue ticket posted without the binding of the page that asked for it",
+            status=403,
+            title="Ce lien ne peut pas ouvrir Repères.",
+            advice="Ouvrez Repères depuis votre cours Moodle.",
+        )
+    actor: dict[str, Any] = payload["actor"]
+    return actor
 
 
 def redeem_ticket(lti: LtiContext, kind: str, ticket: str) -> dict[str, Any]:

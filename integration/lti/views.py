@@ -18,7 +18,7 @@ import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..auth import Actor, cookie_policy, current_actor, login_actor
@@ -47,6 +47,14 @@ def _refused(exc: LaunchError) -> ResponseReturnValue:
     response = Response(html, status=exc.status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    """The same headers and strict CSP as every other page (integration/pages/web.py)."""
+    from ..pages.web import page_headers
+
+    return page_headers(response)
 
 
 def _no_store(response: Response) -> Response:
@@ -145,10 +153,7 @@ def launch_view() -> ResponseReturnValue:
     elif bound == "cookie":
         response = _no_store(redirect(HOME, code=303))
     else:
-        ticket = launch.issue_ticket(lti, "continue", actor.to_session())
-        response = _page(
-            "lti/open.html", ticket=ticket, check_session=bound == "storage", home=HOME
-        )
+        response = _new_window_page(actor, check_session=bound == "storage")
     if bound == "cookie":
         response.delete_cookie(_state_cookie(pending.state), path="/lti/", **cookie_policy())
     return response
@@ -169,11 +174,67 @@ def _refresh_completions(actor: Actor) -> None:
     refresh_person_async(runtime, actor.platform_id, actor.course_id, actor.person_id)
 
 
+def _new_window_page(actor: Actor, *, check_session: bool) -> Response:
+    """The page that opens Repères in a new window: the ticket and its binding stay in this
+    page's script and go to the new window by postMessage (integration/static/lti.js)."""
+    ticket, binding = launch.issue_continue_ticket(lti_context(), actor.to_session())
+    return _page(
+        "lti/open.html",
+        config={
+            "page": "open",
+            "ticket": ticket,
+            "binding": binding,
+            "check_session": check_session,
+            "session_url": url_for("lti.session_view"),
+            "home": HOME,
+        },
+        check_session=check_session,
+    )
+
+
+def _own_origins() -> set[str]:
+    base = lti_context().urls.base
+    return {deep_linking.origin_of(request.host_url), deep_linking.origin_of(base)}
+
+
+def _check_same_origin() -> None:
+    """Login CSRF: the ticket must be posted by one of our pages.
+
+    Browsers send `Origin` on every POST; `null` (a sandboxed or no-referrer page) and any
+    other origin are refused. When `Origin` is absent, `Sec-Fetch-Site: same-origin` is the
+    browser's word that our page sent it; with neither, nothing shows where the POST came
+    from, and a login is too much to grant on faith: refused (the person relaunches)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        if request.headers.get("Sec-Fetch-Site") == "same-origin":
+            return
+        reason = "continue without Origin nor Sec-Fetch-Site: same-origin"
+    elif origin.lower() in _own_origins():
+        return
+    else:
+        reason = f"continue posted from another origin {origin[:200]!r}"
+    raise LaunchError(
+        reason,
+        status=403,
+        title="Ce lien ne peut pas ouvrir Repères.",
+        advice="Ouvrez Repères depuis votre cours Moodle.",
+    )
+
+
+@bp.get("/continue")
+def continue_page() -> ResponseReturnValue:
+    """The new window: it asks the page that opened it for the ticket, then posts it."""
+    return _page("lti/continue.html", config={"page": "continue"})
+
+
 @bp.post("/continue")
 def continue_view() -> ResponseReturnValue:
     """A new window redeems the ticket of a launch that could not keep a session in the frame."""
-    payload = launch.redeem_ticket(lti_context(), "continue", request.form.get("ticket", ""))
-    login_actor(Actor.from_session(payload))
+    _check_same_origin()
+    actor = launch.redeem_continue_ticket(
+        lti_context(), request.form.get("ticket", ""), request.form.get("binding", "")
+    )
+    login_actor(Actor.from_session(actor))
     return _no_store(redirect(HOME, code=303))
 
 
@@ -210,6 +271,28 @@ def _check_deep_linking(message: c.LaunchMessage) -> None:
             title="Moodle ne peut pas recevoir de lien Repères ici.",
             advice="Ajoutez Repères comme activité « Outil externe ».",
         )
+    try:
+        deep_linking.check_return_url(
+            settings.get("deep_link_return_url"), _platform_origins(message.platform_id)
+        )
+    except ValueError as exc:
+        raise LaunchError(
+            str(exc),
+            title="Moodle a donné une adresse de retour refusée.",
+            advice="Demandez à l’administrateur de Moodle de vérifier l’outil Repères.",
+        ) from None
+
+
+def _platform_origins(platform_id: int) -> set[str]:
+    """Where a platform lives: the origins of its issuer and of its login endpoint."""
+    from ..models import Platform
+
+    with lti_context().sessions() as session:
+        platform = session.get(Platform, platform_id)
+        if platform is None:
+            return set()
+        found = {deep_linking.origin_of(platform.issuer), deep_linking.origin_of(platform.auth_url)}
+    return {o for o in found if o}
 
 
 def _deep_linking_page(message: c.LaunchMessage) -> Response:
@@ -262,13 +345,23 @@ def deep_link_answer() -> ResponseReturnValue:
         key=key,
         message="Repères est ajouté au cours.",
     )
+    try:  # checked at the request already; checked again where it becomes a form's action
+        action = deep_linking.check_return_url(
+            payload["return_url"], _platform_origins(payload["platform_id"])
+        )
+    except ValueError as exc:
+        raise LaunchError(str(exc), title="Moodle a donné une adresse de retour refusée.") from None
     log.info("deep linking answer: platform=%s items=%d", payload["platform_id"], len(items))
-    return _page(
+    from ..pages.web import csp
+
+    response = _page(
         "lti/autopost.html",
-        action=payload["return_url"],
+        action=action,
         fields={"JWT": token},
         message="Retour vers Moodle…",
     )
+    response.headers["Content-Security-Policy"] = csp(form_action=deep_linking.origin_of(action))
+    return response
 
 
 # --- dynamic registration ---------------------------------------------------------------

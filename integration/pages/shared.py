@@ -40,8 +40,9 @@ def evidence(evidence_id: int) -> ResponseReturnValue:
 def new_window() -> ResponseReturnValue:
     """A one-time ticket that opens the same space in a new window (first-party cookie)."""
     who = actor()
-    ticket = launch.issue_ticket(lti_context(), "continue", who.to_session())
-    return page("pages/new_window.html", ticket=ticket)
+    ticket, binding = launch.issue_continue_ticket(lti_context(), who.to_session())
+    config = {"page": "open", "ticket": ticket, "binding": binding, "check_session": False}
+    return page("pages/new_window.html", config=config)
 
 
 @bp.get("/fenetre")
