@@ -14,14 +14,20 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Uploads (multipart forms) carry photos and PDF files; any other body is a few texts.
+# Uploads (multipart forms) carry photos and PDF files; any other body is a few texts: a
+# page's form (its long texts percent-encoded) or a JSON body of the API.
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_FORM_BYTES = 1024 * 1024
 MAX_BODY_BYTES = 256 * 1024
 
 
 def _limit_body() -> None:
-    """A body that is not an upload is read up to MAX_BODY_BYTES, then refused with 413."""
-    if request.mimetype != "multipart/form-data":
+    """A body that is not an upload is read up to its small limit, then refused with 413."""
+    if request.mimetype == "multipart/form-data":
+        return
+    if request.mimetype == "application/x-www-form-urlencoded":
+        request.max_content_length = MAX_FORM_BYTES
+    else:
         request.max_content_length = MAX_BODY_BYTES
 
 

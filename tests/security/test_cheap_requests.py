@@ -207,3 +207,16 @@ def test_a_long_text_is_refused_before_cleaning(monkeypatch: pytest.MonkeyPatch)
     assert seen == []  # not one character walked
     # A text with pasted control characters a little over the limit is still cleaned.
     assert clean_text("\u200b" * 100 + "Le ménage", "title") == "Le ménage"
+
+
+def test_a_json_body_sent_without_its_length_is_read_only_up_to_the_cap(
+    alice: Api, cast: Cast
+) -> None:
+    pid = cast.parcours["alice"].id
+    body = b'{"title": "Le m\\u00e9nage", "how": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    response = alice.send(
+        "post", f"/parcours/{pid}/tasks", input_stream=io.BytesIO(body),
+        content_type="application/json",
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    _problem(response, 413)
