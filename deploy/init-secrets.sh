@@ -26,6 +26,10 @@ write_once() {  # write_once FILE VALUE
 }
 
 write_once reperes_secret_key "$(random_hex 48)"
+# Seals the tool's private keys and the Moodle tokens in the database (a Fernet key:
+# 32 random bytes in URL-safe base64). Keep it apart from the database backups.
+write_once reperes_encryption_key \
+  "$(dd if=/dev/urandom bs=32 count=1 2>/dev/null | base64 | tr '+/' '-_')"
 if [ -s "$dir/postgres_password" ]; then
   db_password="$(head -n 1 "$dir/postgres_password")"
 else

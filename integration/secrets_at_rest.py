@@ -7,6 +7,8 @@ are sealed with authenticated encryption (Fernet: AES-128-CBC + HMAC-SHA256, fro
 - `REPERES_ENCRYPTION_KEY_FILE` names a file with one Fernet key per line. The first
   line encrypts; every line decrypts (so a new key can be put first while rows sealed
   with the previous one are still read, until `reperes keys reencrypt` has run).
+  `REPERES_ENCRYPTION_KEY` gives the same keys in the environment, separated by commas
+  (for the operator's `reperes-cli`, which cannot hand a root-only file to another user).
 - Without it (`make run`, the demo), a key is made once in `var/encryption_key` (0600),
   like the session secret: local use needs no set-up.
 
@@ -53,7 +55,7 @@ def new_key() -> str:
 def parse_keys(text: str, source: str) -> list[bytes]:
     """The keys of a key file: one per line, blank lines and `#` comments ignored."""
     keys: list[bytes] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.replace(",", "\n").splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -118,6 +120,8 @@ class SecretBox:
                       ) -> SecretBox:
         if settings.encryption_key_file:
             keys = read_key_file(settings.encryption_key_file, ENV)
+        elif settings.encryption_key:
+            keys = parse_keys(settings.encryption_key, "REPERES_ENCRYPTION_KEY")
         else:
             keys = _default_key_file(Path(settings.var_dir))
         for path in old_key_files:

@@ -83,6 +83,7 @@ class Settings:
     # REPERES_ENCRYPTION_KEY_FILE: the key(s) sealing secrets in the database (tool keys,
     # Moodle tokens); None: one made in var/encryption_key (integration/secrets_at_rest.py).
     encryption_key_file: Path | None = None
+    encryption_key: str = field(default="", repr=False)  # REPERES_ENCRYPTION_KEY (the CLI)
     # REPERES_OUTBOUND_ALLOW: hosts, host:port and networks (10.0.0.0/8) the service may
     # fetch beyond public addresses on ports 80/443 (a Moodle on the same network).
     outbound_allow: str = ""
@@ -130,6 +131,8 @@ class Settings:
             )
         if env.get("REPERES_ENCRYPTION_KEY_FILE"):
             values["encryption_key_file"] = Path(env["REPERES_ENCRYPTION_KEY_FILE"])
+        elif env.get("REPERES_ENCRYPTION_KEY"):
+            values["encryption_key"] = env["REPERES_ENCRYPTION_KEY"]
         if env.get("REPERES_DOSSIER_TEMPLATE"):
             values["dossier_template"] = Path(env["REPERES_DOSSIER_TEMPLATE"])
         if env.get("REPERES_RETENTION_MONTHS"):

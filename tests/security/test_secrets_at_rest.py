@@ -261,3 +261,22 @@ def test_a_missing_or_wrong_key_file_stops_the_start_with_a_clear_message(
     for key_file in (tmp_path / "missing.key", bad):
         with pytest.raises(SecretsError, match="REPERES_ENCRYPTION_KEY_FILE"):
             Runtime.from_settings(_settings(tmp_path, key_file))
+
+
+def test_the_operator_gets_a_valid_key_from_init_secrets_and_the_cli_wrapper(
+    tmp_path: Path,
+) -> None:
+    """deploy/init-secrets.sh writes a usable key; REPERES_ENCRYPTION_KEY (what reperes-cli
+    hands over, comma-separated) opens what the key file sealed."""
+    import subprocess
+
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    copy = tmp_path / "deploy"
+    shutil.copytree(deploy, copy, ignore=shutil.ignore_patterns("secrets"))
+    subprocess.run(["sh", str(copy / "init-secrets.sh")], check=True, capture_output=True)
+    key_file = copy / "secrets" / "reperes_encryption_key"
+    [made] = read_key_file(key_file)
+    sealed = SecretBox([made]).seal(TOKEN)
+    env = {"REPERES_ENCRYPTION_KEY": f"{new_key()},{made.decode()},"}
+    from_env = SecretBox.from_settings(Settings.from_env(env, var_dir=tmp_path / "var"))
+    assert from_env.open(sealed) == TOKEN
