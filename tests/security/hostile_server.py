@@ -51,9 +51,12 @@ def hostile_server() -> Iterator[Hostile]:
             status, headers, body = route() if route else (404, {}, b"not here")
             self.send_response(status)
             for name, value in headers.items():
-                self.send_header(name, value)
+                if value != "-":
+                    self.send_header(name, value)
             if "Content-Length" not in headers:
                 self.send_header("Content-Length", str(len(body)))
+            elif headers["Content-Length"] == "-":  # no length: the body ends at close
+                self.close_connection = True
             self.end_headers()
             try:
                 self.wfile.write(body)
