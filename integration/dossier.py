@@ -77,13 +77,13 @@ from .parcours import list_tasks, parcours_progress
 from .parcours.access import parcours_for
 from .parcours.errors import NotFound, ParcoursError
 from .parcours.progress import FILE_KINDS
+from .platform_settings import PlatformSettings
 from .publication import (
     FAILED,
     QUEUED,
     WRITTEN,
     PublishOutcome,
     ensure_folder,
-    local_time,
     person_name,
     publish_dossier,
     queue_dossier,
@@ -160,17 +160,16 @@ def gather(
     person = session.get(Person, parcours.person_id)
     assert course is not None and person is not None
     platform = session.get(Platform, course.platform_id)
-    settings = platform.settings if platform and isinstance(platform.settings, dict) else {}
+    structure = PlatformSettings.of(platform)
 
     def day(moment: datetime | None) -> str:
-        return date_fr(local_time(platform, moment).date()) if moment else ""
+        return structure.day(moment)
 
     candidat = Candidat(
         nom=person.family_name.strip() or (person.name.strip() if not person.given_name else ""),
         prenom=person.given_name.strip(),
         nom_complet=_full_name(person),
-        structure=str(settings.get("structure") or (platform.name if platform else "")
-                      or course.title),
+        structure=structure.structure or (platform.name if platform else "") or course.title,
     )
     accompagnateurs = [
         Accompagnateur(nom_complet=_full_name(a.person), fonction="")
@@ -307,7 +306,7 @@ def gather(
         blocs=blocs,
         reste_a_montrer=remaining,
         projet=parcours.projet,
-        generated_at=date_fr(local_time(platform, now)),
+        generated_at=date_fr(structure.local(now)),
         dossier_version=version,
     )
     return Gathered(context, list(slots.values()), parcours.id,
@@ -670,7 +669,7 @@ def dossier_status(
     return DossierStatus(
         parcours.id,
         version=latest.version,
-        created_at=date_fr(local_time(platform, latest.created_at)),
+        created_at=date_fr(PlatformSettings.of(platform).local(latest.created_at)),
         state=latest.state,
         message=message,
         folder_url=url,

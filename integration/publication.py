@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -80,6 +79,7 @@ from .models import (
     Task,
     utcnow,
 )
+from .platform_settings import PlatformSettings, local_time
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -90,7 +90,6 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 ROOT_FOLDER = "RAE"
 PHOTOS_FOLDER = "Photos"
 DOSSIER_PREFIX = "Dossier de preuves - "
-DEFAULT_TIMEZONE = "Europe/Paris"
 
 # Dossier.state values. `superseded`: a queued version replaced by a newer one before it
 # could be copied (the newer one holds everything it held).
@@ -105,7 +104,6 @@ BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15),
 INLINE_GRACE = timedelta(minutes=2)
 LEASE_TTL = timedelta(minutes=10)
 SHARE_PERMISSIONS = 15  # read, update, create, delete (no re-share)
-NEXTCLOUD_USER_RULES = ("username", "email", "email_localpart", "sub")
 
 # Names longer than this (in UTF-8 bytes) are cut: the longest file name we make stays
 # far below the 255 bytes most file systems and Nextcloud accept.
@@ -180,18 +178,6 @@ def photo_file_name(task_title: str, evidence_id: int) -> str:
     return f"{clean_name(task_title, 'Photo', max_bytes=80)} - photo {evidence_id}.jpg"
 
 
-def local_time(platform: Platform | None, moment: datetime) -> datetime:
-    """`moment` in the structure's time zone (Platform.settings["timezone"], Paris by default)."""
-    name = DEFAULT_TIMEZONE
-    if platform is not None and isinstance(platform.settings, dict):
-        name = str(platform.settings.get("timezone") or DEFAULT_TIMEZONE)
-    try:
-        zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(DEFAULT_TIMEZONE)
-    return moment.astimezone(zone)
-
-
 # --- the folder of a parcours -------------------------------------------------------------
 
 
@@ -204,9 +190,7 @@ def ensure_folder(session: Session, parcours: Parcours) -> DossierFolder:
     person = session.get(Person, parcours.person_id)
     assert course is not None and person is not None
     platform = session.get(Platform, course.platform_id)
-    root = ROOT_FOLDER
-    if platform is not None and isinstance(platform.settings, dict):
-        root = clean_name(str(platform.settings.get("dossier_folder") or ROOT_FOLDER), ROOT_FOLDER)
+    root = clean_name(PlatformSettings.of(platform).dossier_folder or ROOT_FOLDER, ROOT_FOLDER)
     course_name = clean_name(course.title or course.label, f"Cours {course.id}")
     name = person_name(person)
     base = join_path(root, course_name)
@@ -744,9 +728,8 @@ def ensure_shares(runtime: Runtime, parcours_id: int, *, store: Store | None = N
             return []
         course = session.get(Course, parcours.course_id)
         platform = session.get(Platform, course.platform_id) if course else None
-        settings = platform.settings if platform and isinstance(platform.settings, dict) else {}
-        rule = str(settings.get("nextcloud_user") or "")
-        if rule not in NEXTCLOUD_USER_RULES:
+        rule = PlatformSettings.of(platform).nextcloud_user
+        if not rule:
             return []
         wanted = _wanted_users(session, parcours, rule)
         own = getattr(store, "username", None)

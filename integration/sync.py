@@ -43,9 +43,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from sqlalchemy import ColumnElement, Table, delete, insert, select
@@ -61,6 +60,7 @@ from connectors.moodle import (
     MoodleUser,
 )
 from connectors.outbound import OutboundSession
+from docx_templates.context import date_fr
 from referentiels import Catalog
 
 from .db import Base, transaction
@@ -95,6 +95,7 @@ from .moodle_link import (
     moodle_token,
 )
 from .parcours.items import find_item
+from .platform_settings import DEFAULT_TIMEZONE, zone_named
 from .referentiel_catalog import load_catalog
 from .settings import parse_interval
 
@@ -141,15 +142,8 @@ EXIT_FAILED = 1
 EXIT_PARTIAL = 3
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock; try again later
 
-try:
-    LOCAL_TZ: Any = ZoneInfo("Europe/Paris")
-except ZoneInfoNotFoundError:  # pragma: no cover - a system without tzdata
-    LOCAL_TZ = UTC
-
-_MONTHS = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-)
+# The structure's calendar when none is given (a platform's own: PlatformSettings.zone).
+LOCAL_TZ = zone_named(DEFAULT_TIMEZONE)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -251,17 +245,14 @@ class PersonPlan:
         return not self.new_tasks and not self.changes
 
 
-def local_date(moment: datetime | None) -> date | None:
-    return None if moment is None else moment.astimezone(LOCAL_TZ).date()
+def local_date(moment: datetime | None, zone: tzinfo = LOCAL_TZ) -> date | None:
+    return None if moment is None else moment.astimezone(zone).date()
 
 
-def completion_caption(moment: datetime | None) -> str:
+def completion_caption(moment: datetime | None, zone: tzinfo = LOCAL_TZ) -> str:
     """« Module terminé le 3 mars 2026 » (the evidence's words)."""
-    day = local_date(moment)
-    if day is None:
-        return "Module terminé"
-    number = "1er" if day.day == 1 else str(day.day)
-    return f"Module terminé le {number} {_MONTHS[day.month - 1]} {day.year}"
+    day = local_date(moment, zone)
+    return "Module terminé" if day is None else f"Module terminé le {date_fr(day)}"
 
 
 def wanted_tags(

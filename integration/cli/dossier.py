@@ -138,6 +138,7 @@ def settings(cli: CliContext, platform_id: int, nextcloud_user: str | None,
     """Show or change a platform's dossier and sharing settings."""
     from ..db import transaction
     from ..models import Platform
+    from ..platform_settings import PlatformSettings, SettingError
 
     runtime = _ready(cli)
     changes = {"nextcloud_user": nextcloud_user, "structure": structure,
@@ -146,17 +147,14 @@ def settings(cli: CliContext, platform_id: int, nextcloud_user: str | None,
         platform = session.get(Platform, platform_id)
         if platform is None:
             raise click.ClickException(f"no platform {platform_id}")
-        values = dict(platform.settings or {})
-        for key, value in changes.items():
-            if value is None:
-                continue
-            if value in ("", "none"):
-                values.pop(key, None)
-            else:
-                values[key] = value
-        platform.settings = values
-        shown = {k: values.get(k) for k in changes}
-    for key, value in shown.items():
+        try:
+            updated = PlatformSettings.of(platform).changed(**changes)
+        except SettingError as exc:
+            raise click.ClickException(str(exc)) from None
+        platform.settings = updated.to_json()
+        stored = platform.settings
+    for key in changes:
+        value = stored.get(key)
         click.echo(f"{key}: {value if value is not None else '(default)'}")
 
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -29,6 +28,7 @@ from ..auth import Actor, current_actor
 from ..db import transaction
 from ..errors import error_page
 from ..parcours.errors import ParcoursError, StaleVersion
+from ..platform_settings import PlatformSettings
 from ..runtime import current_runtime
 from .words import (
     MODALITE_WORDS,
@@ -171,20 +171,13 @@ def _icon(sprite: str, name: str, cls: str) -> Markup:
     # A few dozen distinct icons, drawn hundreds of times on a long list: made once.
     return ICON % (cls, sprite, name)
 
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-          "septembre", "octobre", "novembre", "décembre")
-LOCAL = ZoneInfo("Europe/Paris")
+DEFAULT_SETTINGS = PlatformSettings()
 
 
 @bp.app_template_filter("date_fr")
 def date_fr(value: date | datetime | None) -> str:
-    """« 3 mars 2025 » (a moment is shown in the local time of La Fabrique de l’Emploi)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = value.astimezone(LOCAL).date() if value.tzinfo else value.date()
-    first = "1er" if value.day == 1 else str(value.day)
-    return f"{first} {MONTHS[value.month - 1]} {value.year}"
+    """« 3 mars 2025 »: a moment on the calendar of the structure (Paris by default)."""
+    return DEFAULT_SETTINGS.day(value)
 
 
 @bp.errorhandler(csrf.CsrfRefused)
