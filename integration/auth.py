@@ -26,7 +26,6 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -35,6 +34,7 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from .actor import Actor
 from .models import Role, SessionRecord
 
 log = logging.getLogger(__name__)
@@ -46,38 +46,6 @@ MAX_LIFETIME = timedelta(days=7)  # however active, a session ends after this
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True)
-class Actor:
-    person_id: int
-    platform_id: int
-    course_id: int
-    role: Role
-    deployment_id: str = ""
-    # Where grades and names-and-roles live for this launch, when the platform offers them.
-    launch_id: str = ""
-
-    @property
-    def is_candidat(self) -> bool:
-        return self.role is Role.CANDIDAT
-
-    @property
-    def is_accompagnateur(self) -> bool:
-        return self.role in (Role.ACCOMPAGNATEUR, Role.COORDINATEUR)
-
-    @property
-    def is_coordinateur(self) -> bool:
-        return self.role is Role.COORDINATEUR
-
-    def to_session(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["role"] = self.role.value
-        return data
-
-    @classmethod
-    def from_session(cls, data: dict[str, Any]) -> Actor:
-        return cls(**{**data, "role": Role(data["role"])})
 
 
 def _now() -> datetime:
@@ -200,6 +168,15 @@ def current_actor() -> Actor | None:
         session.clear()
         actor = None
     g.actor = actor
+    return actor
+
+
+def signed_in() -> Actor:
+    """The actor of this request's launch, or 401: the page (or the API's problem) says to
+    open Repères again from the Moodle course."""
+    actor = current_actor()
+    if actor is None:
+        abort(401)
     return actor
 
 

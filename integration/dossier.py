@@ -55,7 +55,7 @@ from docx_templates.context import (
 )
 from referentiels import Catalog
 
-from .auth import Actor
+from .actor import Actor
 from .db import transaction
 from .models import (
     Course,

@@ -22,7 +22,7 @@ from flask import Blueprint, Response, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from . import csrf
-from .auth import Actor, current_actor
+from .auth import Actor, current_actor, signed_in
 from .db import id_from, transaction
 from .dossier import (
     DOCX_TYPE,
@@ -45,11 +45,6 @@ bp = Blueprint("dossier", __name__)
 
 
 
-def _actor() -> Actor:
-    found = current_actor()
-    if found is None:
-        abort(401)
-    return found
 
 
 def content_disposition(name: str) -> str:
@@ -62,7 +57,7 @@ def content_disposition(name: str) -> str:
 @bp.post("/dossier/<int:parcours_id>")
 def generate(parcours_id: int) -> ResponseReturnValue:
     """Make a new version of the dossier, then download it."""
-    who = _actor()
+    who = signed_in()
     csrf.check()
     made = generate_dossier(current_runtime(), who, parcours_id)
     return redirect(
@@ -73,7 +68,7 @@ def generate(parcours_id: int) -> ResponseReturnValue:
 @bp.get("/dossier/<int:parcours_id>")
 def download(parcours_id: int) -> ResponseReturnValue:
     """The latest dossier (or ?version=N) as a Word file."""
-    who = _actor()
+    who = signed_in()
     raw_version = request.args.get("version")
     version = id_from(raw_version)
     if raw_version is not None and version is None:

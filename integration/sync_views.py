@@ -27,7 +27,7 @@ from connectors.moodle import MoodleClient, MoodleError, MoodleFunctionUnavailab
 from referentiels import Catalog
 
 from . import csrf
-from .auth import Actor, current_actor, require_actor
+from .auth import Actor, require_actor, signed_in
 from .db import transaction
 from .mapping import (
     Address,
@@ -80,11 +80,6 @@ def _check_csrf() -> None:
         abort(403 if refused.reason == "origin" else 400)
 
 
-def _actor() -> Actor:
-    actor = current_actor()
-    if actor is None:  # require_actor ran first; this keeps type checkers content
-        abort(401)
-    return actor
 
 
 def _course_for(db: Session, actor: Actor, course_id: int) -> Course:
@@ -265,14 +260,14 @@ def _local(moment: datetime | None) -> str:
 @bp.get("/")
 @require_actor(*ACCOMPAGNER)
 def start() -> ResponseReturnValue:
-    actor = _actor()
+    actor = signed_in()
     return redirect(url_for("sync.modules", course_id=actor.course_id), code=303)
 
 
 @bp.get("/courses/<int:course_id>/modules")
 @require_actor(*ACCOMPAGNER)
 def modules(course_id: int) -> ResponseReturnValue:
-    actor = _actor()
+    actor = signed_in()
     runtime = current_runtime()
     with runtime.sessions() as db:
         course = _course_for(db, actor, course_id)
@@ -341,7 +336,7 @@ def modules(course_id: int) -> ResponseReturnValue:
 @require_actor(*ACCOMPAGNER)
 def accept_all(course_id: int) -> ResponseReturnValue:
     _check_csrf()
-    actor = _actor()
+    actor = signed_in()
     runtime = current_runtime()
     with runtime.sessions() as db:
         course = _course_for(db, actor, course_id)
@@ -380,7 +375,7 @@ def accept_all(course_id: int) -> ResponseReturnValue:
 def module(course_id: int, cmid: int) -> ResponseReturnValue:
     if request.method == "POST":
         _check_csrf()
-    actor = _actor()
+    actor = signed_in()
     runtime = current_runtime()
     with runtime.sessions() as db:
         course = _course_for(db, actor, course_id)
@@ -474,7 +469,7 @@ STATES = {
 @bp.get("/runs")
 @require_actor(Role.COORDINATEUR)
 def runs() -> ResponseReturnValue:
-    actor = _actor()
+    actor = signed_in()
     runtime = current_runtime()
     with runtime.sessions() as db:
         found = list(

@@ -14,7 +14,7 @@ from integration.settings import Settings
 from tests.support import components, database, postgres
 from tests.support.shared import SHARED_DIR
 
-pytest_plugins = ["tests.support.lti"]
+pytest_plugins = ["tests.support.lti", "tests.support.parcours"]
 
 _db_names = itertools.count(1)
 

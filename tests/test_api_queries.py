@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import event
 
 from integration.models import Evidence, EvidenceKind, Role, Tag
-from tests.support.parcours import (
+from tests.support.parcours import (  # noqa: F401  (fixtures)
     APH,
     Cast,
     committed,
@@ -19,7 +19,6 @@ from tests.support.parcours import (
     make_person,
     make_task,
 )
-from tests.support.parcours import api_app, cast  # noqa: F401  (fixtures)
 
 
 @contextmanager

@@ -16,7 +16,7 @@ import pytest
 from docx import Document
 
 from integration import parcours as services
-from integration.auth import Actor
+from integration.actor import Actor
 from integration.db import transaction
 from integration.models import Tag, TaskSource
 from integration.referentiel_catalog import load_catalog

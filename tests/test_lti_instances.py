@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from integration import create_app
-from integration.auth import Actor
+from integration.actor import Actor
 from integration.db import make_engine
 from integration.demo_platform import demo_of
 from integration.lti import keys

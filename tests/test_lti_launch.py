@@ -25,7 +25,6 @@ from tests.support.lti import (
     MOODLE_TOOL_BASE,
     FakePlatform,
     moodle_id_token,
-    read_form,
     session_actor,
     start_login,
 )

@@ -14,7 +14,6 @@ from integration.pages.grades import progress_of
 from integration.parcours.progress import decide, load_facts
 from integration.referentiel_catalog import load_catalog
 from tests.support.parcours import APH, Cast, committed, login, make_task
-from tests.support.parcours import api_app, cast  # noqa: F401  (fixtures)
 
 REF, VERSION = APH
 

@@ -19,7 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from referentiels import Catalog
 
 from .. import csrf
-from ..auth import Actor, current_actor
+from ..auth import signed_in
 from ..db import id_from, transaction
 from ..errors import problem
 from ..parcours.errors import Conflict, Invalid, ParcoursError, StaleVersion
@@ -58,13 +58,6 @@ class ApiError(Exception):
 # --- the actor and CSRF ------------------------------------------------------------------
 
 
-def actor() -> Actor:
-    found = current_actor()
-    if found is None:
-        raise ApiError(
-            401, "Vous n’êtes pas connecté.", "Relancez Repères depuis votre cours Moodle."
-        )
-    return found
 
 
 def check_csrf() -> None:
@@ -88,7 +81,7 @@ def check_csrf() -> None:
 def _guard() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    actor()
+    signed_in()
     if request.method in UNSAFE_METHODS:
         check_csrf()
 

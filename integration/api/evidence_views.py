@@ -9,17 +9,17 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from .. import parcours as services
+from ..auth import signed_in
 from ..parcours.errors import Invalid
 from ..parcours.files import MAX_BYTES
 from ..runtime import current_runtime
 from .common import ApiError, bp, json_body, read, write
-from .common import actor as current
 from .serialize import evidence_json
 
 
 @bp.get("/tasks/<int:task_id>/evidence")
 def evidence_list(task_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     deleted = request.args.get("deleted", "") in ("1", "true", "yes")
     return jsonify(evidence=read(lambda db: [
         evidence_json(e) for e in services.list_evidence(db, who, task_id, deleted=deleted)
@@ -29,7 +29,7 @@ def evidence_list(task_id: int) -> ResponseReturnValue:
 @bp.post("/tasks/<int:task_id>/evidence")
 def evidence_upload(task_id: int) -> ResponseReturnValue:
     """Attach a photo or a PDF (multipart/form-data: `file`, optional `caption`)."""
-    who = current()
+    who = signed_in()
     if request.mimetype != "multipart/form-data":
         raise ApiError(
             415,
@@ -58,14 +58,14 @@ def evidence_upload(task_id: int) -> ResponseReturnValue:
 
 @bp.get("/evidence/<int:evidence_id>")
 def evidence_detail(evidence_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     return jsonify(read(lambda db: evidence_json(services.get_evidence(db, who, evidence_id))))
 
 
 @bp.patch("/evidence/<int:evidence_id>")
 def evidence_update(evidence_id: int) -> ResponseReturnValue:
     """Change the caption."""
-    who = current()
+    who = signed_in()
     data = json_body()
     if "caption" not in data:
         raise Invalid("Il manque « caption ».", field="caption")
@@ -76,14 +76,14 @@ def evidence_update(evidence_id: int) -> ResponseReturnValue:
 @bp.delete("/evidence/<int:evidence_id>")
 def evidence_delete(evidence_id: int) -> ResponseReturnValue:
     """Hide the evidence (restore brings it back; the files are kept)."""
-    who = current()
+    who = signed_in()
     write(lambda db: services.delete_evidence(db, who, evidence_id))
     return "", 204
 
 
 @bp.post("/evidence/<int:evidence_id>/restore")
 def evidence_restore(evidence_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     return jsonify(write(lambda db: evidence_json(
         services.restore_evidence(db, who, evidence_id))))
 
@@ -91,7 +91,7 @@ def evidence_restore(evidence_id: int) -> ResponseReturnValue:
 @bp.get("/evidence/<int:evidence_id>/file")
 def evidence_file(evidence_id: int) -> ResponseReturnValue:
     """The file: `variant=full` (default), `medium` (1600 px) or `preview` (400 px)."""
-    who = current()
+    who = signed_in()
     variant = request.args.get("variant", "full")
     store = current_runtime().store
     found = read(lambda db: services.open_evidence_file(db, who, store, evidence_id, variant))

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from referentiels.completeness import is_complete
 
 from .. import parcours as services
+from ..auth import signed_in
 from ..csrf import csrf_token
 from ..models import Course, Person
 from ..parcours.errors import Invalid, NotFound
 from ..parcours.text import clean_text
-from .common import actor as current
 from .common import (
     bp,
     catalog,
@@ -48,12 +48,12 @@ from .serialize import (
 @bp.get("/session")
 def session_info() -> ResponseReturnValue:
     """The actor of this session and the token to send back with every write."""
-    return jsonify(actor=actor_json(current()), csrf_token=csrf_token())
+    return jsonify(actor=actor_json(signed_in()), csrf_token=csrf_token())
 
 
 @bp.get("/me")
 def me() -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
 
     def run(db: Session) -> dict[str, Any]:
         person = db.get(Person, who.person_id)
@@ -77,7 +77,7 @@ def referentiels_list() -> ResponseReturnValue:
     A candidat sees only whole référentiels: one « à compléter » (a bloc without
     compétences, a cut wording) is listed for the staff, with what is missing.
     """
-    who = current()
+    who = signed_in()
     return jsonify(referentiels=read(lambda db: [
         referentiel_summary(r) for r in catalog(db)
         if not who.is_candidat or is_complete(r)
@@ -86,7 +86,7 @@ def referentiels_list() -> ResponseReturnValue:
 
 @bp.get("/referentiels/<ref_id>/<version>")
 def referentiel_detail(ref_id: str, version: str) -> ResponseReturnValue:
-    current()
+    signed_in()
 
     def run(db: Session) -> dict[str, Any]:
         ref = catalog(db).find(ref_id, version)
@@ -103,7 +103,7 @@ def referentiel_detail(ref_id: str, version: str) -> ResponseReturnValue:
 @bp.get("/parcours")
 def parcours_list() -> ResponseReturnValue:
     """The parcours of the course (accompagnateurs); a candidat sees their own."""
-    who = current()
+    who = signed_in()
     course_id = id_arg("course_id")
 
     def run(db: Session) -> list[dict[str, Any]]:
@@ -116,20 +116,20 @@ def parcours_list() -> ResponseReturnValue:
 @bp.get("/parcours/mine")
 def parcours_mine() -> ResponseReturnValue:
     """The candidat's parcours in this course, made on first visit."""
-    who = current()
+    who = signed_in()
     return jsonify(write(lambda db: parcours_json(
         db, services.get_or_create_parcours(db, who, catalog=catalog(db)))))
 
 
 @bp.get("/parcours/<int:parcours_id>")
 def parcours_detail(parcours_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     return jsonify(read(lambda db: parcours_json(db, services.get_parcours(db, who, parcours_id))))
 
 
 def _parcours_change(parcours_id: int, change: Any) -> ResponseReturnValue:
     """Run a change of the parcours with the version the client read, if it sent one."""
-    who = current()
+    who = signed_in()
     data = json_body()
     version, from_header = expected_version(data)
 
@@ -255,7 +255,7 @@ def parcours_status(parcours_id: int) -> ResponseReturnValue:
 
 @bp.get("/parcours/<int:parcours_id>/reviews")
 def reviews_list(parcours_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     latest = request.args.get("latest", "") in ("1", "true", "yes")
     return jsonify(reviews=read(lambda db: [
         review_json(r)
@@ -265,7 +265,7 @@ def reviews_list(parcours_id: int) -> ResponseReturnValue:
 
 @bp.post("/parcours/<int:parcours_id>/reviews")
 def reviews_add(parcours_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     data = json_body()
 
     def run(db: Session) -> dict[str, Any]:
@@ -285,14 +285,14 @@ def reviews_add(parcours_id: int) -> ResponseReturnValue:
 
 @bp.get("/parcours/<int:parcours_id>/coverage")
 def parcours_coverage(parcours_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     return jsonify(read(lambda db: coverage_json(
         services.parcours_progress(db, who, parcours_id, catalog=catalog(db)))))
 
 
 @bp.get("/parcours/<int:parcours_id>/history")
 def parcours_history(parcours_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     limit = int_arg("limit", 50)
     before = id_arg("before")
     return jsonify(history=read(lambda db: [
@@ -304,7 +304,7 @@ def parcours_history(parcours_id: int) -> ResponseReturnValue:
 @bp.post("/parcours/<int:parcours_id>/suggestions")
 def parcours_suggestions(parcours_id: int) -> ResponseReturnValue:
     """Compétences for words being typed (before the task is saved)."""
-    who = current()
+    who = signed_in()
     data = json_body()
     text = clean_text(text_field(data, "text"), "text", required=True)
     limit = data.get("limit", 5)

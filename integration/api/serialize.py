@@ -14,7 +14,7 @@ from referentiels import Referentiel
 from referentiels.completeness import completeness
 from referentiels.lifecycle import lifecycle
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import Evidence, HistoryEntry, Parcours, Person, Review, Tag, Task
 from ..parcours.items import Item, items_of
 from ..parcours.progress import ParcoursProgress

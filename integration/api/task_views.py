@@ -9,8 +9,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from .. import parcours as services
+from ..auth import signed_in
 from ..parcours.errors import Invalid
-from .common import actor as current
 from .common import (
     bp,
     catalog,
@@ -39,7 +39,7 @@ def _task_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/parcours/<int:parcours_id>/tasks")
 def tasks_list(parcours_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     deleted = request.args.get("deleted", "") in ("1", "true", "yes")
     return jsonify(tasks=read(lambda db: [
         task_json(t) for t in services.list_tasks(db, who, parcours_id, deleted=deleted)
@@ -48,7 +48,7 @@ def tasks_list(parcours_id: int) -> ResponseReturnValue:
 
 @bp.post("/parcours/<int:parcours_id>/tasks")
 def tasks_create(parcours_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     data = json_body()
     body = write(lambda db: task_json(
         services.create_task(db, who, parcours_id, _task_fields(data))))
@@ -59,14 +59,14 @@ def tasks_create(parcours_id: int) -> ResponseReturnValue:
 
 @bp.get("/tasks/<int:task_id>")
 def task_detail(task_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     return _task_response(read(lambda db: task_json(services.get_task(db, who, task_id))))
 
 
 @bp.patch("/tasks/<int:task_id>")
 def task_update(task_id: int) -> ResponseReturnValue:
     """Change some fields; the version read must be sent (If-Match or `version`)."""
-    who = current()
+    who = signed_in()
     data = json_body()
     version, from_header = expected_version(data, required=True)
     fields = _task_fields(data)
@@ -81,7 +81,7 @@ def task_update(task_id: int) -> ResponseReturnValue:
 @bp.delete("/tasks/<int:task_id>")
 def task_delete(task_id: int) -> ResponseReturnValue:
     """Hide a task (restore brings it back)."""
-    who = current()
+    who = signed_in()
     version, from_header = expected_version(None)
 
     def run(db: Session) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def task_delete(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/tasks/<int:task_id>/restore")
 def task_restore(task_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     return _task_response(write(lambda db: task_json(services.restore_task(db, who, task_id))))
 
 
@@ -102,7 +102,7 @@ def task_restore(task_id: int) -> ResponseReturnValue:
 
 @bp.get("/tasks/<int:task_id>/tags")
 def tags_list(task_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     return jsonify(tags=read(lambda db: [tag_json(t)
                                          for t in services.list_tags(db, who, task_id)]))
 
@@ -126,7 +126,7 @@ def _address(data: dict[str, Any]) -> tuple[str, str | None, str]:
 @bp.post("/tasks/<int:task_id>/tags")
 def tags_add(task_id: int) -> ResponseReturnValue:
     """Link the task to a compétence (again: keeps one link, updates the comment)."""
-    who = current()
+    who = signed_in()
     data = json_body()
     ref_id, version, code = _address(data)
 
@@ -144,7 +144,7 @@ def tags_add(task_id: int) -> ResponseReturnValue:
 @bp.patch("/tags/<int:tag_id>")
 def tag_update(tag_id: int) -> ResponseReturnValue:
     """Change the comment of a link."""
-    who = current()
+    who = signed_in()
     data = json_body()
     if "comment" not in data:
         raise Invalid("Il manque « comment ».", field="comment")
@@ -155,14 +155,14 @@ def tag_update(tag_id: int) -> ResponseReturnValue:
 
 @bp.delete("/tags/<int:tag_id>")
 def tag_delete(tag_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     write(lambda db: services.remove_tag(db, who, tag_id))
     return "", 204
 
 
 @bp.get("/tasks/<int:task_id>/suggestions")
 def task_suggestions(task_id: int) -> ResponseReturnValue:
-    who = current()
+    who = signed_in()
     limit = int_arg("limit", 5, high=20)
     return jsonify(suggestions=read(lambda db: [
         proposal_json(p)

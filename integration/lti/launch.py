@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import Course, Membership, Person, Platform
 from . import claims as c
 from .context import LtiContext

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from .. import parcours as services
-from ..auth import Actor, require_actor
+from ..auth import Actor, require_actor, signed_in
 from ..models import Parcours, ParcoursStatus, Role
 from ..parcours.errors import Forbidden, NotFound, ParcoursError
 from ..parcours.services import STATUS_ORDER, UNSET, _Unset
@@ -18,7 +18,7 @@ from ..parcours.text import parse_date
 from ..referentiel_catalog import load_catalog
 from . import board, grades
 from .forms import Form
-from .web import actor, bp, form, page, run
+from .web import bp, form, page, run
 from .words import STATUS_WORDS, VERDICT_WORDS
 
 accompagnateur_only = require_actor(Role.ACCOMPAGNATEUR, Role.COORDINATEUR)
@@ -36,7 +36,7 @@ def _gradebook(who: Actor, parcours_id: int) -> None:
 @bp.get("/cours")
 @accompagnateur_only
 def cours() -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     roster = board.course_roster(who)
     found = run(lambda db: board.course_board(db, who, load_catalog(db), roster))
     return page("pages/cours.html", board=found)
@@ -45,7 +45,7 @@ def cours() -> ResponseReturnValue:
 @bp.get("/cours/tableau")
 @accompagnateur_only
 def cours_tableau() -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     found = run(lambda db: board.course_board(db, who, load_catalog(db), board.Roster(None, False)))
     return page("pages/tableau.html", board=found)
 
@@ -58,7 +58,7 @@ def _next_status(current: ParcoursStatus) -> ParcoursStatus | None:
 @bp.get("/cours/candidats/<int:parcours_id>")
 @accompagnateur_only
 def candidat(parcours_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     file = run(lambda db: board.candidat_file(db, who, parcours_id, load_catalog(db)))
     return page("pages/candidat.html", file=file, form=Form(),
                 next_status=_next_status(file.parcours.status), status_words=STATUS_WORDS)
@@ -67,7 +67,7 @@ def candidat(parcours_id: int) -> ResponseReturnValue:
 @bp.post("/cours/candidats/<int:parcours_id>/etape")
 @accompagnateur_only
 def candidat_status(parcours_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     values = form()
     status = values.get("status", "")
     version = int(values["version"]) if values.get("version", "").isdigit() else None
@@ -98,7 +98,7 @@ def candidat_status(parcours_id: int) -> ResponseReturnValue:
           methods=["GET", "POST"])
 @accompagnateur_only
 def review(parcours_id: int, ref_id: str, version: str, code: str) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     filled = Form()
     if request.method == "POST":
         values = form()

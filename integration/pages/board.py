@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from referentiels import Catalog, Referentiel
 
 from .. import parcours as services
-from ..auth import Actor
+from ..actor import Actor
 from ..db import transaction
 from ..lti.errors import ServiceError
 from ..lti.services import Member, list_members

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import FileStorage
 
 from .. import parcours as services
-from ..auth import require_actor
+from ..auth import require_actor, signed_in
 from ..models import Role
 from ..parcours.errors import Forbidden, NotFound, ParcoursError
 from ..parcours.files import MAX_BYTES
@@ -18,7 +18,7 @@ from ..referentiel_catalog import load_catalog
 from ..runtime import current_runtime
 from . import screens
 from .forms import Form
-from .web import actor, bp, form, page, run
+from .web import bp, form, page, run
 from .words import FREQUENCIES, MODALITES
 
 candidat_only = require_actor(Role.CANDIDAT)
@@ -55,7 +55,7 @@ def _int(value: str | None) -> int | None:
 @bp.get("/moi")
 @candidat_only
 def moi() -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     space = run(lambda db: screens.my_space(db, who, load_catalog(db)))
     return page("pages/moi.html", space=space)
 
@@ -63,7 +63,7 @@ def moi() -> ResponseReturnValue:
 @bp.route("/moi/activites/nouvelle", methods=["GET", "POST"])
 @candidat_only
 def task_new() -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     if request.method == "GET":
         return page("pages/task_form.html", form=Form.of({"source": "workplace"}), task=None,
                     frequencies=FREQUENCIES)
@@ -89,7 +89,7 @@ def task_new() -> ResponseReturnValue:
 @bp.get("/moi/activites/<int:task_id>")
 @candidat_only
 def task_view(task_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     screen = run(lambda db: screens.task_screen(db, who, task_id, load_catalog(db)))
     return page("pages/task.html", screen=screen, form=Form())
 
@@ -97,7 +97,7 @@ def task_view(task_id: int) -> ResponseReturnValue:
 @bp.route("/moi/activites/<int:task_id>/modifier", methods=["GET", "POST"])
 @candidat_only
 def task_edit(task_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     if request.method == "GET":
         task = run(lambda db: services.get_task(db, who, task_id))
         values = {name: getattr(task, name) or "" for name in screens.TASK_FIELDS[:-1]}
@@ -127,7 +127,7 @@ def task_edit(task_id: int) -> ResponseReturnValue:
 @bp.post("/moi/activites/<int:task_id>/photos")
 @launched
 def task_photos(task_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     uploads = _uploads("photo", "file")
     store = current_runtime().store
     filled = Form()
@@ -152,7 +152,7 @@ def task_photos(task_id: int) -> ResponseReturnValue:
 @bp.post("/moi/activites/<int:task_id>/retirer")
 @launched
 def task_remove(task_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     task = run(lambda db: services.delete_task(db, who, task_id))
     flash(f"L’activité « {task.title} » est retirée. Vous pouvez la remettre.", "undo")
     return redirect(url_for("pages.tasks_removed"), code=303)
@@ -161,7 +161,7 @@ def task_remove(task_id: int) -> ResponseReturnValue:
 @bp.post("/moi/activites/<int:task_id>/remettre")
 @launched
 def task_restore(task_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     run(lambda db: services.restore_task(db, who, task_id))
     flash("L’activité est de retour.", "ok")
     return redirect(url_for("pages.task_view", task_id=task_id), code=303)
@@ -170,7 +170,7 @@ def task_restore(task_id: int) -> ResponseReturnValue:
 @bp.get("/moi/activites/retirees")
 @candidat_only
 def tasks_removed() -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     tasks = run(lambda db: screens.removed_tasks(db, who, load_catalog(db)))
     return page("pages/removed.html", tasks=tasks)
 
@@ -178,7 +178,7 @@ def tasks_removed() -> ResponseReturnValue:
 @bp.post("/moi/preuves/<int:evidence_id>/retirer")
 @launched
 def evidence_remove(evidence_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     evidence = run(lambda db: services.delete_evidence(db, who, evidence_id))
     flash("La photo est retirée.", "ok")
     return redirect(url_for("pages.task_view", task_id=evidence.task_id) + "#preuves",
@@ -191,7 +191,7 @@ def evidence_remove(evidence_id: int) -> ResponseReturnValue:
 @bp.get("/moi/activites/<int:task_id>/competences")
 @candidat_only
 def task_tags(task_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     screen = run(lambda db: screens.tag_screen(db, who, task_id, load_catalog(db)))
     return page("pages/tags.html", screen=screen)
 
@@ -199,7 +199,7 @@ def task_tags(task_id: int) -> ResponseReturnValue:
 @bp.post("/moi/activites/<int:task_id>/competences")
 @launched
 def task_tag_add(task_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     values = form()
     try:
         run(lambda db: services.add_tag(
@@ -223,7 +223,7 @@ def task_tag_add(task_id: int) -> ResponseReturnValue:
 @bp.post("/moi/liens/<int:tag_id>/retirer")
 @launched
 def tag_remove(tag_id: int) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     task = run(lambda db: services.remove_tag(db, who, tag_id))
     flash("Le lien est retiré.", "ok")
     back = request.form.get("back") == "task"
@@ -237,7 +237,7 @@ def tag_remove(tag_id: int) -> ResponseReturnValue:
 @bp.get("/moi/referentiel")
 @candidat_only
 def my_referentiel() -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     screen = run(lambda db: screens.referentiel_screen(db, who, load_catalog(db)))
     return page("pages/referentiel.html", screen=screen)
 
@@ -246,7 +246,7 @@ def _save_choice(
     field: str, choose: Any, done: str, next_page: str
 ) -> Form | ResponseReturnValue:
     """POST of a one-question form: save `field` with `choose`, then go on; else refill."""
-    who = actor()
+    who = signed_in()
     values = form()
     try:
         run(lambda db: choose(db, who, load_catalog(db), values.get(field, ""),
@@ -262,7 +262,7 @@ def _save_choice(
 @bp.route("/moi/referentiel/choisir", methods=["GET", "POST"])
 @candidat_only
 def choose_referentiel() -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     filled = Form()
     if request.method == "POST":
         saved = _save_choice("referentiel", screens.choose_referentiel,
@@ -278,7 +278,7 @@ def choose_referentiel() -> ResponseReturnValue:
 @bp.route("/moi/modalite", methods=["GET", "POST"])
 @candidat_only
 def modalite() -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     filled = Form()
     if request.method == "POST":
         saved = _save_choice("modalite", screens.choose_modalite, "C’est enregistré.",

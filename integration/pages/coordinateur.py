@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..auth import require_actor
+from ..auth import require_actor, signed_in
 from ..models import Role
 from ..parcours.errors import Forbidden, NotFound, ParcoursError
 from ..referentiel_catalog import load_catalog
 from . import course_admin
 from .forms import Form
-from .web import actor, bp, form, page, run
+from .web import bp, form, page, run
 
 coordinateur_only = require_actor(Role.COORDINATEUR)
 
@@ -19,7 +19,7 @@ coordinateur_only = require_actor(Role.COORDINATEUR)
 def _offer_page(status: int = 200, *, offer_form: Form | None = None,
                 import_form: Form | None = None,
                 problems: list[object] | None = None) -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     screen = run(lambda db: course_admin.offer_screen(db, who))
     return page("pages/referentiels.html", status=status, screen=screen,
                 offer_form=offer_form or Form(), import_form=import_form or Form(),
@@ -29,7 +29,7 @@ def _offer_page(status: int = 200, *, offer_form: Form | None = None,
 @bp.route("/cours/referentiels", methods=["GET", "POST"])
 @coordinateur_only
 def course_referentiels() -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     if request.method == "GET":
         return _offer_page()
     chosen = request.form.getlist("referentiels")
@@ -50,7 +50,7 @@ def course_referentiels() -> ResponseReturnValue:
 @bp.post("/cours/referentiels/importer")
 @coordinateur_only
 def course_referentiels_import() -> ResponseReturnValue:
-    who = actor()
+    who = signed_in()
     values = form()
     upload = request.files.get("fichier")
     data = upload.stream.read(course_admin.MAX_IMPORT_BYTES + 1) if upload else b""

@@ -19,7 +19,7 @@ from referentiels import Catalog, Referentiel, ReferentielError
 from referentiels.errors import Problem
 from referentiels.importers import FORMATS, guess_format, import_file
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import Course
 from ..parcours.errors import Forbidden, Invalid, NotFound
 from ..referentiel_catalog import import_referentiels, load_catalog, resolve

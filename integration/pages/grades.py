@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from referentiels import Catalog
 
 from .. import parcours as services
-from ..auth import Actor
+from ..actor import Actor
 from ..db import transaction
 from ..lti import claims as c
 from ..lti.errors import ServiceError

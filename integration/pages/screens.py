@@ -19,7 +19,7 @@ from referentiels import Catalog, Referentiel, ReferentielError, load_shipped
 from referentiels.completeness import is_complete
 
 from .. import parcours as services
-from ..auth import Actor
+from ..actor import Actor
 from ..models import Course, Evidence, Parcours, Person, Tag, Task, TaskSource
 from ..parcours.errors import Invalid
 from ..parcours.items import Item, find_item, items_of

@@ -7,18 +7,18 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from .. import parcours as services
-from ..auth import require_actor
+from ..auth import require_actor, signed_in
 from ..lti import launch
 from ..lti.context import lti_context
 from ..models import Evidence, Task
-from .web import actor, bp, page, run
+from .web import bp, page, run
 
 
 @bp.get("/preuve/<int:evidence_id>")
 @require_actor()
 def evidence(evidence_id: int) -> ResponseReturnValue:
     """One evidence, shown at a readable size, with the way back to its task."""
-    who = actor()
+    who = signed_in()
 
     def load(db: Session) -> tuple[Evidence, Task, int]:
         found = services.get_evidence(db, who, evidence_id)
@@ -39,7 +39,7 @@ def evidence(evidence_id: int) -> ResponseReturnValue:
 @require_actor()
 def new_window() -> ResponseReturnValue:
     """A one-time ticket that opens the same space in a new window (first-party cookie)."""
-    who = actor()
+    who = signed_in()
     ticket, binding = launch.issue_continue_ticket(lti_context(), who.to_session())
     config = {"page": "open", "ticket": ticket, "binding": binding, "check_session": False}
     return page("pages/new_window.html", config=config)

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import csrf
-from ..auth import Actor, current_actor
+from ..auth import current_actor, signed_in
 from ..db import transaction
 from ..errors import error_page
 from ..parcours.errors import ParcoursError, StaleVersion
@@ -52,11 +52,6 @@ CSP = (
 )
 
 
-def actor() -> Actor:
-    found = current_actor()
-    if found is None:
-        abort(401)
-    return found
 
 
 def run(fn: Callable[[Session], T]) -> T:
@@ -88,7 +83,7 @@ def form() -> dict[str, str]:
 
 @bp.before_request
 def _guard() -> None:
-    actor()
+    signed_in()
     if request.method == "POST":
         try:
             csrf.check()

@@ -21,7 +21,7 @@ from __future__ import annotations
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import Course, Evidence, Membership, Parcours, Role, Tag, Task
 from .errors import Forbidden, NotFound
 

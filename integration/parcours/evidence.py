@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from connectors.storage import NotFound as StoreNotFound
 from connectors.storage import StorageError, Store
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import Evidence, utcnow
 from .access import evidence_for, require_own_words, task_for
 from .errors import Invalid, NotFound, StorageFailed

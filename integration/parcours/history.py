@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import HistoryEntry, Person
 from .access import parcours_for
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from referentiels import Catalog, Referentiel
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import (
     Evidence,
     EvidenceKind,

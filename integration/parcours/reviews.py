@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from referentiels import Catalog
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import Person, Review, Verdict
 from .access import parcours_for, require_accompagnateur
 from .errors import Invalid

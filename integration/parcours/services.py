@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from referentiels import Catalog, ReferentielError
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import (
     Course,
     Modalite,

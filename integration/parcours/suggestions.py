@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from referentiels import Catalog, Referentiel
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import Parcours, Tag
 from .access import parcours_for, task_for
 from .items import Item

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from referentiels import Catalog, Referentiel
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import Parcours, Tag, Task
 from .access import require_own_words, tag_for, task_for
 from .errors import Invalid

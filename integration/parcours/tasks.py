@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..auth import Actor
+from ..actor import Actor
 from ..models import Task, TaskSource, utcnow
 from .access import parcours_for, require_own_words, task_for
 from .errors import Invalid

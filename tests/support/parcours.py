@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from integration.auth import Actor
+from integration.actor import Actor
 from integration.db import make_engine, make_session_factory
 from integration.models import (
     Course,
