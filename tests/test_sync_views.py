@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from integration import create_app
-from integration.auth import Actor
+from integration.actor import Actor
 from integration.models import ActivityMapping, Course, Membership, Person, Role, SyncRun
 from integration.settings import Settings
 from tests.test_sync_support import (  # noqa: F401  (fixtures)
