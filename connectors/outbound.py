@@ -309,8 +309,9 @@ class _PinnedConnectionMixin:
                 error = exc
                 continue
             return sock
-        raise NewConnectionError(  # type: ignore[arg-type]
-            self, f"Failed to establish a new connection to {host}: {error}"
+        raise NewConnectionError(
+            self,  # type: ignore[arg-type]
+            f"Failed to establish a new connection to {host}: {error}",
         )
 
 
@@ -335,7 +336,7 @@ class OutboundAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         manager: PoolManager = self.poolmanager
-        manager.pool_classes_by_scheme = dict(self._pools)  # type: ignore[assignment]
+        manager.pool_classes_by_scheme = dict(self._pools)
 
     def __setstate__(self, state: Any) -> None:  # pragma: no cover - pickling is not used
         raise TypeError("OutboundAdapter cannot be unpickled")
@@ -384,12 +385,14 @@ class OutboundSession(requests.Session):
         if headers:
             self.headers.update(headers)
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         if not self.same_origin_redirects:
             kwargs["allow_redirects"] = False
         return super().request(method, url, *args, **kwargs)
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         policy = self.policy
         policy.check_url(request.url or "")  # also before a mounted adapter (tests, demo)
         kwargs["timeout"] = _bounded_timeout(kwargs.get("timeout"), policy)
@@ -460,8 +463,9 @@ def _bound_body(response: requests.Response, policy: OutboundPolicy, *, stream: 
         raise policy._refuse(f"answer of {declared} bytes, above the {limit} bytes allowed", url)
     if stream:
         return
-    if response._content is not False:  # already read (an in-process adapter)
-        if len(response._content or b"") > limit:
+    content: Any = response._content
+    if content is not False:  # already read (an in-process adapter)
+        if len(content or b"") > limit:
             raise policy._refuse(f"answer longer than the {limit} bytes allowed", url)
         return
     chunks: list[bytes] = []

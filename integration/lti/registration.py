@@ -212,7 +212,7 @@ def _spend_invite(
         .where(LtiRegistrationInvite.id == row.id, LtiRegistrationInvite.used_at.is_(None))
         .values(used_at=now)
     )
-    if spent.rowcount != 1:
+    if getattr(spent, "rowcount", 0) != 1:
         raise _refused(f"registration invite {row.id} already used", shown)
     return row.id
 

@@ -156,7 +156,7 @@ def test_settings_read_reperes_outbound_allow():
 
 
 def test_lti_requests_go_through_the_outbound_policy(migrated, hostile):
-    """Registration, JWKS, NRPS, AGS and tokens: lti.http refuses what the operator did not allow."""
+    """Registration, JWKS, NRPS, AGS, tokens: lti.http refuses what the operator did not allow."""
     from integration import create_app
     from integration.lti.context import lti_context
 

@@ -47,9 +47,8 @@ def platform_config(origin: str, **changes: Any) -> dict[str, Any]:
 
 def serve_platform(server: Hostile, client_id: str = "abc", **changes: Any) -> None:
     server.json("GET", CONFIG_PATH, platform_config(server.origin, **changes))
-    server.json(
-        "POST", REGISTRATION_PATH, {"client_id": client_id, TOOL_CONFIGURATION: {"deployment_id": "1"}}
-    )
+    answer = {"client_id": client_id, TOOL_CONFIGURATION: {"deployment_id": "1"}}
+    server.json("POST", REGISTRATION_PATH, answer)
 
 
 def make_invite(app, **kwargs: Any) -> str | None:
