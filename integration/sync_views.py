@@ -47,7 +47,7 @@ from .mapping import (
     rejected_by_module,
     save_module_mapping,
 )
-from .models import Course, Membership, Platform, Role, SyncRun, utcnow
+from .models import Course, Platform, Role, SyncRun, utcnow
 from .moodle_link import (
     ClientFactory,
     has_connection,
@@ -55,6 +55,8 @@ from .moodle_link import (
     moodle_token,
     page_client_factory,
 )
+from .parcours.access import ACCOMPAGNATEUR_ROLES, course_followed_by
+from .parcours.errors import NotFound
 from .parcours.items import Item, find_item
 from .referentiel_catalog import load_catalog
 from .runtime import current_runtime
@@ -64,7 +66,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 
-ACCOMPAGNER = (Role.ACCOMPAGNATEUR, Role.COORDINATEUR)
+ACCOMPAGNER = ACCOMPAGNATEUR_ROLES
 RUNS_SHOWN = 30
 # A run still "running" after this long was interrupted (its process died).
 STALE_RUN = timedelta(hours=2)
@@ -83,25 +85,10 @@ def _check_csrf() -> None:
 
 
 def _course_for(db: Session, actor: Actor, course_id: int) -> Course:
-    """The course if the actor may link its modules: accompagnateur or coordinateur in
-    it (a coordinateur in any course of their platform, as for parcours)."""
-    course = db.get(Course, course_id)
-    if course is None or course.platform_id != actor.platform_id:
+    try:
+        return course_followed_by(db, actor, course_id)
+    except NotFound:
         abort(404)
-    if actor.role is Role.COORDINATEUR:
-        return course
-    if actor.course_id == course.id and actor.role in ACCOMPAGNER:
-        return course
-    held = db.scalar(
-        select(Membership.id).where(
-            Membership.person_id == actor.person_id,
-            Membership.course_id == course.id,
-            Membership.role.in_(ACCOMPAGNER),
-        )
-    )
-    if held is None:
-        abort(403)
-    return course
 
 
 @dataclass(frozen=True)

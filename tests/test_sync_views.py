@@ -256,13 +256,13 @@ def test_a_candidat_cannot_open_the_mapping(web: Flask, world: World) -> None:
     assert client.post(f"/sync/courses/{world.course_id}/modules/1").status_code == 403
 
 
-def test_another_courses_accompagnateur_cannot_open_the_mapping(
+def test_another_courses_accompagnateur_finds_no_mapping_there(
     web: Flask, world: World
 ) -> None:
     client = web.test_client()
     as_actor(client, other_course_accompagnateur(world))
-    assert client.get(f"/sync/courses/{world.course_id}/modules").status_code == 403
-    assert client.get(f"/sync/courses/{world.course_id}/modules/1").status_code == 403
+    assert client.get(f"/sync/courses/{world.course_id}/modules").status_code == 404
+    assert client.get(f"/sync/courses/{world.course_id}/modules/1").status_code == 404
     html = client.get("/sync/courses/999/modules")
     assert html.status_code == 404
 

@@ -158,3 +158,21 @@ def holds_accompagnateur_role(session: Session, person_id: int, course_id: int) 
         )
     )
     return found is not None
+
+
+NOT_FOUND_COURSE = "Ce cours n’existe pas, ou vous ne pouvez pas le voir."
+
+
+def course_followed_by(session: Session, actor: Actor, course_id: int) -> Course:
+    """The course if the actor accompanies in it (a coordinateur: any course of their
+    platform, as for parcours); NotFound otherwise — never a 403 that says it exists."""
+    course = session.get(Course, course_id)
+    if course is None or course.platform_id != actor.platform_id:
+        raise NotFound(NOT_FOUND_COURSE)
+    if actor.role is Role.COORDINATEUR:
+        return course
+    if actor.course_id == course.id and actor.role in ACCOMPAGNATEUR_ROLES:
+        return course
+    if not holds_accompagnateur_role(session, actor.person_id, course.id):
+        raise NotFound(NOT_FOUND_COURSE)
+    return course
