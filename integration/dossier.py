@@ -88,7 +88,7 @@ from .publication import (
     publish_dossier,
     queue_dossier,
 )
-from .referentiel_catalog import load_catalog
+from .referentiel_catalog import catalog_for
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -524,7 +524,7 @@ def generate_dossier(
     for _attempt in range(3):
         started = time.perf_counter()
         with transaction(runtime.sessions) as session:
-            catalog = load_catalog(session)
+            catalog = catalog_for(session, actor)
             version = _next_version(session, parcours_id)
             gathered = gather(session, actor, parcours_id, catalog=catalog, version=version,
                               now=moment)
@@ -693,7 +693,7 @@ def context_for(runtime: Runtime, actor: Actor, parcours_id: int, *,
                 store: Store | None = None) -> dict[str, Any]:
     """The context of a new dossier, photos read (for tests and for people writing templates)."""
     with transaction(runtime.sessions) as session:
-        gathered = gather(session, actor, parcours_id, catalog=load_catalog(session),
+        gathered = gather(session, actor, parcours_id, catalog=catalog_for(session, actor),
                           version=_next_version(session, parcours_id), now=utcnow())
     read_photos(store if store is not None else runtime.store, gathered.photos)
     return dict(gathered.context)

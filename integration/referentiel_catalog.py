@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from referentiels import Catalog, Referentiel, ReferentielError, dump, load_shipped, loads
 
+from .actor import Actor
 from .models import ReferentielRecord
 
 log = logging.getLogger(__name__)
@@ -73,18 +74,6 @@ def platform_scoped_id(platform_id: int, ref_id: str) -> str:
     return f"p{platform_id}~{common_id(ref_id)}"
 
 
-def _scope() -> int | None:
-    """The platform of the current launch, or EVERY_PLATFORM outside a request."""
-    from flask import has_request_context
-
-    from .auth import current_actor
-
-    if has_request_context():
-        actor = current_actor()
-        return actor.platform_id if actor is not None else None
-    return EVERY_PLATFORM
-
-
 def _records(platform_id: int | None) -> Select[tuple[ReferentielRecord]]:
     query = select(ReferentielRecord).order_by(ReferentielRecord.id)
     if platform_id == EVERY_PLATFORM:
@@ -95,19 +84,14 @@ def _records(platform_id: int | None) -> Select[tuple[ReferentielRecord]]:
     return query.where(visible)
 
 
-_CURRENT_LAUNCH = object()
-
-
-def load_catalog(
-    session: Session, *, fresh: bool = False, platform_id: int | None | object = _CURRENT_LAUNCH
-) -> Catalog:
+def load_catalog(session: Session, *, platform_id: int | None, fresh: bool = False) -> Catalog:
     """Shipped référentiels plus the imported ones this launch may see.
 
     A coordinateur's import is seen on their platform only; an operator's everywhere.
-    `platform_id` defaults to the platform of the current launch (every record outside a
-    request). The records are checked at most every few seconds (`fresh` forces it).
+    `platform_id` is the launch's platform; None shows the operator's only, EVERY_PLATFORM
+    every one (the CLI). The records are checked at most every few seconds (`fresh` forces it).
     """
-    scope = _scope() if platform_id is _CURRENT_LAUNCH else platform_id
+    scope = platform_id
     assert scope is None or isinstance(scope, int)
     database = (str(session.get_bind().engine.url), scope)
     with _lock:
@@ -240,3 +224,8 @@ def import_referentiels(
     if added:
         _forget(session)
     return added, unchanged
+
+
+def catalog_for(session: Session, actor: Actor) -> Catalog:
+    """The référentiels the actor's platform sees (the pages and the API)."""
+    return load_catalog(session, platform_id=actor.platform_id)

@@ -96,7 +96,7 @@ from .moodle_link import (
 )
 from .parcours.items import find_item
 from .platform_settings import DEFAULT_TIMEZONE, zone_named
-from .referentiel_catalog import load_catalog
+from .referentiel_catalog import EVERY_PLATFORM, load_catalog
 from .settings import parse_interval
 
 if TYPE_CHECKING:
@@ -776,7 +776,8 @@ class _Codes:
 
     def load(self, session: Session) -> Catalog:
         if self._catalog is None:
-            self._catalog = load_catalog(session)
+            # Every platform's: a platform's own ids carry its prefix, so none collide.
+            self._catalog = load_catalog(session, platform_id=EVERY_PLATFORM)
         return self._catalog
 
     def __call__(self, ref_id: str, version: str, code: str) -> bool:

@@ -58,7 +58,7 @@ from .moodle_link import (
 from .parcours.access import ACCOMPAGNATEUR_ROLES, course_followed_by
 from .parcours.errors import NotFound
 from .parcours.items import Item, find_item
-from .referentiel_catalog import load_catalog
+from .referentiel_catalog import catalog_for
 from .runtime import current_runtime
 from .sync import LOCAL_TZ
 
@@ -258,7 +258,7 @@ def modules(course_id: int) -> ResponseReturnValue:
     runtime = current_runtime()
     with runtime.sessions() as db:
         course = _course_for(db, actor, course_id)
-        catalog = load_catalog(db)
+        catalog = catalog_for(db, actor)
         offer = course_offer(course, catalog)
         stored = mappings_by_module(db, course.id)
         rejected = rejected_by_module(db, course.id)
@@ -327,7 +327,7 @@ def accept_all(course_id: int) -> ResponseReturnValue:
     runtime = current_runtime()
     with runtime.sessions() as db:
         course = _course_for(db, actor, course_id)
-        offer = course_offer(course, load_catalog(db))
+        offer = course_offer(course, catalog_for(db, actor))
         stored = mappings_by_module(db, course.id)
         rejected = rejected_by_module(db, course.id)
         connection = _connection(course.platform)
@@ -366,7 +366,7 @@ def module(course_id: int, cmid: int) -> ResponseReturnValue:
     runtime = current_runtime()
     with runtime.sessions() as db:
         course = _course_for(db, actor, course_id)
-        catalog = load_catalog(db)
+        catalog = catalog_for(db, actor)
         offer = course_offer(course, catalog)
         rows = mappings_by_module(db, course.id).get(cmid, [])
         current = [(r.referentiel_id, r.referentiel_version, r.competence_code) for r in rows]

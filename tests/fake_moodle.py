@@ -233,6 +233,9 @@ class FakeMoodle:
     ) -> None:
         self.token = token
         self.delay = delay
+        # When set to an Event, every answer waits until a test sets it (at most 30 s):
+        # "did the caller wait for Moodle?" answered without timing anything.
+        self.hold: threading.Event | None = None
         self.now = now  # the Unix time used for completions and submissions by default
         self.functions: set[str] = set(self.FUNCTIONS if functions is None else functions)
         self.competencies_enabled = True
@@ -929,6 +932,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fake.delay:
             time.sleep(fake.delay)
+        if fake.hold is not None:
+            fake.hold.wait(30)
         fields = _unflatten(pairs)
         outage = fake._outage_now()
         if outage is not None:

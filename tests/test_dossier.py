@@ -99,7 +99,7 @@ def test_a_task_under_two_competences_carries_the_comment_of_each_tag(story: Sto
         ).one()
         services.add_tag(session, alice, bureaux.id, referentiel_id="TP-APH",
                          competence_code="C4", comment="Le sol du hall aussi",
-                         catalog=load_catalog(session))
+                         catalog=load_catalog(session, platform_id=None))
 
     ctx = context_for(story.runtime, alice, story.parcours_id)
 
@@ -340,7 +340,7 @@ def _demo_parcours(client: FlaskClient) -> int:
     assert actor is not None
     runtime: Runtime = client.application.extensions["reperes"]
     with transaction(runtime.sessions) as session:
-        catalog = load_catalog(session)
+        catalog = load_catalog(session, platform_id=None)
         parcours = services.get_or_create_parcours(session, actor, catalog=catalog)
         services.set_referentiels(session, actor, parcours.id,
                                   [services.ReferentielChoice("TP-APH", "2008-08-13")],

@@ -76,7 +76,7 @@ def tell_story(runtime: Runtime, database_url: str, *, photos: int = 2) -> Story
     }
     t = story.texts
     with transaction(runtime.sessions) as session:
-        catalog = load_catalog(session)
+        catalog = load_catalog(session, platform_id=None)
         pid = story.parcours_id
         services.set_modalite(session, alice_actor, pid, "concret")
         services.set_projet(session, alice_actor, pid, t["projet"])
@@ -170,7 +170,7 @@ def add_hostile_tasks(runtime: Runtime, actor: Actor, parcours_id: int) -> None:
 
     broken_path = None
     with transaction(runtime.sessions) as session:
-        catalog = load_catalog(session)
+        catalog = load_catalog(session, platform_id=None)
         parcours = services.get_parcours(session, actor, parcours_id)
         # Lone surrogates cannot even be stored; every other trouble is kept.
         for number, text in enumerate(t.replace("\ud800", "") for t in HOSTILE_TEXTS[:4]):

@@ -39,7 +39,7 @@ def _story(session, store):  # type: ignore[no-untyped-def]
     parcours = cast.parcours["alice"]
     task = create_task(session, alice, parcours.id, {"title": "Je trie les dons de vêtements"})
     attach_evidence(session, alice, store, task.id, jpeg_bytes(), filename="tri.jpg")
-    catalog = load_catalog(session)
+    catalog = load_catalog(session, platform_id=None)
     code = next(iter(catalog.get(*APH).competences())).code
     add_tag(session, alice, task.id, referentiel_id=APH[0], referentiel_version=APH[1],
             competence_code=code, catalog=catalog)

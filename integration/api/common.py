@@ -16,15 +16,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from referentiels import Catalog
-
 from .. import csrf
 from ..auth import signed_in
 from ..db import id_from, transaction
 from ..errors import problem
 from ..parcours.errors import Conflict, Invalid, ParcoursError, StaleVersion
 from ..parcours.text import parse_date
-from ..referentiel_catalog import load_catalog
+from ..referentiel_catalog import catalog_for
 from ..runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -148,8 +146,7 @@ def write(fn: Callable[[Session], T], *, retry_stale: bool = True) -> T:
     raise AssertionError("unreachable")
 
 
-def catalog(db: Session) -> Catalog:
-    return load_catalog(db)
+catalog = catalog_for
 
 
 # --- request bodies --------------------------------------------------------------------------

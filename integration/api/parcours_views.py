@@ -79,17 +79,17 @@ def referentiels_list() -> ResponseReturnValue:
     """
     who = signed_in()
     return jsonify(referentiels=read(lambda db: [
-        referentiel_summary(r) for r in catalog(db)
+        referentiel_summary(r) for r in catalog(db, who)
         if not who.is_candidat or is_complete(r)
     ]))
 
 
 @bp.get("/referentiels/<ref_id>/<version>")
 def referentiel_detail(ref_id: str, version: str) -> ResponseReturnValue:
-    signed_in()
+    who = signed_in()
 
     def run(db: Session) -> dict[str, Any]:
-        ref = catalog(db).find(ref_id, version)
+        ref = catalog(db, who).find(ref_id, version)
         if ref is None:
             raise NotFound("Ce référentiel n’existe pas ici.")
         return referentiel_json(ref)
@@ -118,7 +118,7 @@ def parcours_mine() -> ResponseReturnValue:
     """The candidat's parcours in this course, made on first visit."""
     who = signed_in()
     return jsonify(write(lambda db: parcours_json(
-        db, services.get_or_create_parcours(db, who, catalog=catalog(db)))))
+        db, services.get_or_create_parcours(db, who, catalog=catalog(db, who)))))
 
 
 @bp.get("/parcours/<int:parcours_id>")
@@ -174,7 +174,7 @@ def parcours_referentiels(parcours_id: int) -> ResponseReturnValue:
             else:
                 raise Invalid("Chaque référentiel s’écrit {\"id\": …, \"version\": …}.",
                               field="referentiels")
-        known = catalog(db)
+        known = catalog(db, who)
         if who.is_candidat:
             for choice in choices:
                 chosen = known.find(choice.referentiel_id, choice.version)
@@ -245,7 +245,7 @@ def parcours_status(parcours_id: int) -> ResponseReturnValue:
                 note=entry.get("note") or "",
             ))
         services.change_status(db, who, parcours_id, status, recognitions=recognitions,
-                               catalog=catalog(db), expected_version=version, **kwargs)
+                               catalog=catalog(db, who), expected_version=version, **kwargs)
 
     return _parcours_change(parcours_id, change)
 
@@ -276,7 +276,7 @@ def reviews_add(parcours_id: int) -> ResponseReturnValue:
             competence_code=str_field(data, "competence_code") or "",
             verdict=str_field(data, "verdict") or "",
             comment=data.get("comment", ""),
-            catalog=catalog(db),
+            catalog=catalog(db, who),
         )
         return review_json(review)
 
@@ -287,7 +287,7 @@ def reviews_add(parcours_id: int) -> ResponseReturnValue:
 def parcours_coverage(parcours_id: int) -> ResponseReturnValue:
     who = signed_in()
     return jsonify(read(lambda db: coverage_json(
-        services.parcours_progress(db, who, parcours_id, catalog=catalog(db)))))
+        services.parcours_progress(db, who, parcours_id, catalog=catalog(db, who)))))
 
 
 @bp.get("/parcours/<int:parcours_id>/history")
@@ -312,7 +312,7 @@ def parcours_suggestions(parcours_id: int) -> ResponseReturnValue:
         raise Invalid("« limit » doit être un nombre.", field="limit")
     return jsonify(suggestions=read(lambda db: [
         proposal_json(p)
-        for p in services.suggest_for_text(db, who, parcours_id, text, catalog=catalog(db),
+        for p in services.suggest_for_text(db, who, parcours_id, text, catalog=catalog(db, who),
                                            limit=limit)
     ]))
 

@@ -133,7 +133,7 @@ def tags_add(task_id: int) -> ResponseReturnValue:
     def run(db: Session) -> tuple[dict[str, Any], bool]:
         tag, created = services.add_tag(
             db, who, task_id, referentiel_id=ref_id, referentiel_version=version,
-            competence_code=code, comment=data.get("comment"), catalog=catalog(db),
+            competence_code=code, comment=data.get("comment"), catalog=catalog(db, who),
         )
         return tag_json(tag), created
 
@@ -166,5 +166,5 @@ def task_suggestions(task_id: int) -> ResponseReturnValue:
     limit = int_arg("limit", 5, high=20)
     return jsonify(suggestions=read(lambda db: [
         proposal_json(p)
-        for p in services.suggest_for_task(db, who, task_id, catalog=catalog(db), limit=limit)
+        for p in services.suggest_for_task(db, who, task_id, catalog=catalog(db, who), limit=limit)
     ]))

@@ -22,7 +22,7 @@ group = click.Group("referentiels", help="The compétence frameworks (shipped an
 def _catalog(cli: CliContext) -> Catalog:
     """Shipped and imported référentiels; shipped only (with a warning) before `db upgrade`."""
     from ..db import DatabaseNotReady, check_ready
-    from ..referentiel_catalog import load_catalog
+    from ..referentiel_catalog import EVERY_PLATFORM, load_catalog
 
     try:
         check_ready(cli.runtime.engine)
@@ -30,7 +30,7 @@ def _catalog(cli: CliContext) -> Catalog:
         click.echo(f"warning: {error}; showing the shipped référentiels only", err=True)
         return Catalog(load_shipped())
     with transaction(cli.runtime.sessions) as session:
-        return load_catalog(session)
+        return load_catalog(session, platform_id=EVERY_PLATFORM)
 
 
 def _fail(error: ReferentielError) -> None:

@@ -21,7 +21,7 @@ def _catalog(cli: object) -> Catalog:
     from sqlalchemy.exc import SQLAlchemyError
 
     from ..db import transaction
-    from ..referentiel_catalog import load_catalog
+    from ..referentiel_catalog import EVERY_PLATFORM, load_catalog
 
     settings = cli.settings  # type: ignore[attr-defined]
     url: str = settings.database_url
@@ -29,7 +29,7 @@ def _catalog(cli: object) -> Catalog:
         return Catalog.shipped()  # no database here: do not create one for a question
     try:
         with transaction(cli.runtime.sessions) as session:  # type: ignore[attr-defined]
-            return load_catalog(session)
+            return load_catalog(session, platform_id=EVERY_PLATFORM)
     except SQLAlchemyError as error:
         log.debug("database not usable (%s): shipped référentiels only", type(error).__name__)
         return Catalog.shipped()

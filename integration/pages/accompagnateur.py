@@ -15,7 +15,7 @@ from ..models import Parcours, ParcoursStatus, Role
 from ..parcours.errors import Forbidden, NotFound, ParcoursError
 from ..parcours.services import STATUS_ORDER, UNSET, _Unset
 from ..parcours.text import parse_date
-from ..referentiel_catalog import load_catalog
+from ..referentiel_catalog import catalog_for
 from . import board, grades
 from .forms import Form
 from .web import bp, form, page, run
@@ -38,7 +38,7 @@ def _gradebook(who: Actor, parcours_id: int) -> None:
 def cours() -> ResponseReturnValue:
     who = signed_in()
     roster = board.course_roster(who)
-    found = run(lambda db: board.course_board(db, who, load_catalog(db), roster))
+    found = run(lambda db: board.course_board(db, who, catalog_for(db, who), roster))
     return page("pages/cours.html", board=found)
 
 
@@ -46,7 +46,8 @@ def cours() -> ResponseReturnValue:
 @accompagnateur_only
 def cours_tableau() -> ResponseReturnValue:
     who = signed_in()
-    found = run(lambda db: board.course_board(db, who, load_catalog(db), board.Roster(None, False)))
+    found = run(lambda db: board.course_board(db, who, catalog_for(db, who),
+                                              board.Roster(None, False)))
     return page("pages/tableau.html", board=found)
 
 
@@ -59,7 +60,7 @@ def _next_status(current: ParcoursStatus) -> ParcoursStatus | None:
 @accompagnateur_only
 def candidat(parcours_id: int) -> ResponseReturnValue:
     who = signed_in()
-    file = run(lambda db: board.candidat_file(db, who, parcours_id, load_catalog(db)))
+    file = run(lambda db: board.candidat_file(db, who, parcours_id, catalog_for(db, who)))
     return page("pages/candidat.html", file=file, form=Form(),
                 next_status=_next_status(file.parcours.status), status_words=STATUS_WORDS)
 
@@ -79,14 +80,14 @@ def candidat_status(parcours_id: int) -> ResponseReturnValue:
         def change(db: Session) -> Parcours:
             board.parcours_in_course(db, who, parcours_id)
             return services.change_status(db, who, parcours_id, status, jury_date=jury,
-                                          catalog=load_catalog(db), expected_version=version)
+                                          catalog=catalog_for(db, who), expected_version=version)
 
         parcours = run(change)
     except ParcoursError as error:
         if isinstance(error, NotFound | Forbidden):
             raise
         filled = Form.of(values).refuse(error, "status")
-        file = run(lambda db: board.candidat_file(db, who, parcours_id, load_catalog(db)))
+        file = run(lambda db: board.candidat_file(db, who, parcours_id, catalog_for(db, who)))
         return page("pages/candidat.html", status=filled.status, file=file, form=filled,
                     next_status=_next_status(file.parcours.status), status_words=STATUS_WORDS)
     flash(f"C’est enregistré : le parcours est « {STATUS_WORDS[parcours.status]} ».", "ok")
@@ -107,7 +108,7 @@ def review(parcours_id: int, ref_id: str, version: str, code: str) -> ResponseRe
                 db, who, board.parcours_in_course(db, who, parcours_id).id,
                 referentiel_id=ref_id, referentiel_version=version, competence_code=code,
                 verdict=values.get("verdict", ""), comment=values.get("comment", ""),
-                catalog=load_catalog(db)))
+                catalog=catalog_for(db, who)))
         except ParcoursError as error:
             if isinstance(error, NotFound | Forbidden):
                 raise
@@ -119,7 +120,7 @@ def review(parcours_id: int, ref_id: str, version: str, code: str) -> ResponseRe
             return redirect(url_for("pages.candidat", parcours_id=parcours_id)
                             + f"#c-{code}", code=303)
     screen = run(lambda db: board.review_screen(db, who, parcours_id, ref_id, version, code,
-                                                load_catalog(db)))
+                                                catalog_for(db, who)))
     if request.method == "GET" and screen.earlier:
         last = screen.earlier[0]
         filled = Form.of({"verdict": last.verdict.value, "comment": last.comment})

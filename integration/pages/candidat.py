@@ -14,7 +14,7 @@ from ..auth import require_actor, signed_in
 from ..models import Role
 from ..parcours.errors import Forbidden, NotFound, ParcoursError
 from ..parcours.files import MAX_BYTES
-from ..referentiel_catalog import load_catalog
+from ..referentiel_catalog import catalog_for
 from ..runtime import current_runtime
 from . import screens
 from .forms import Form
@@ -56,7 +56,7 @@ def _int(value: str | None) -> int | None:
 @candidat_only
 def moi() -> ResponseReturnValue:
     who = signed_in()
-    space = run(lambda db: screens.my_space(db, who, load_catalog(db)))
+    space = run(lambda db: screens.my_space(db, who, catalog_for(db, who)))
     return page("pages/moi.html", space=space)
 
 
@@ -71,7 +71,7 @@ def task_new() -> ResponseReturnValue:
     uploads = _uploads("photo", "file")
     store = current_runtime().store
     try:
-        task = run(lambda db: screens.add_task(db, who, store, load_catalog(db), values,
+        task = run(lambda db: screens.add_task(db, who, store, catalog_for(db, who), values,
                                                uploads))
     except ParcoursError as error:
         if not _shown_to_person(error):
@@ -90,7 +90,7 @@ def task_new() -> ResponseReturnValue:
 @candidat_only
 def task_view(task_id: int) -> ResponseReturnValue:
     who = signed_in()
-    screen = run(lambda db: screens.task_screen(db, who, task_id, load_catalog(db)))
+    screen = run(lambda db: screens.task_screen(db, who, task_id, catalog_for(db, who)))
     return page("pages/task.html", screen=screen, form=Form())
 
 
@@ -145,7 +145,7 @@ def task_photos(task_id: int) -> ResponseReturnValue:
             flash("La photo est ajoutée." if count == 1 else f"{count} fichiers sont ajoutés.",
                   "ok")
             return redirect(url_for("pages.task_view", task_id=task_id) + "#preuves", code=303)
-    screen = run(lambda db: screens.task_screen(db, who, task_id, load_catalog(db)))
+    screen = run(lambda db: screens.task_screen(db, who, task_id, catalog_for(db, who)))
     return page("pages/task.html", status=filled.status, screen=screen, form=filled)
 
 
@@ -171,7 +171,7 @@ def task_restore(task_id: int) -> ResponseReturnValue:
 @candidat_only
 def tasks_removed() -> ResponseReturnValue:
     who = signed_in()
-    tasks = run(lambda db: screens.removed_tasks(db, who, load_catalog(db)))
+    tasks = run(lambda db: screens.removed_tasks(db, who, catalog_for(db, who)))
     return page("pages/removed.html", tasks=tasks)
 
 
@@ -192,7 +192,7 @@ def evidence_remove(evidence_id: int) -> ResponseReturnValue:
 @candidat_only
 def task_tags(task_id: int) -> ResponseReturnValue:
     who = signed_in()
-    screen = run(lambda db: screens.tag_screen(db, who, task_id, load_catalog(db)))
+    screen = run(lambda db: screens.tag_screen(db, who, task_id, catalog_for(db, who)))
     return page("pages/tags.html", screen=screen)
 
 
@@ -207,7 +207,7 @@ def task_tag_add(task_id: int) -> ResponseReturnValue:
             referentiel_id=values.get("referentiel_id", ""),
             referentiel_version=values.get("referentiel_version") or None,
             competence_code=values.get("competence_code", ""),
-            catalog=load_catalog(db),
+            catalog=catalog_for(db, who),
         ))
     except ParcoursError as error:
         if not _shown_to_person(error):
@@ -238,7 +238,7 @@ def tag_remove(tag_id: int) -> ResponseReturnValue:
 @candidat_only
 def my_referentiel() -> ResponseReturnValue:
     who = signed_in()
-    screen = run(lambda db: screens.referentiel_screen(db, who, load_catalog(db)))
+    screen = run(lambda db: screens.referentiel_screen(db, who, catalog_for(db, who)))
     return page("pages/referentiel.html", screen=screen)
 
 
@@ -249,7 +249,7 @@ def _save_choice(
     who = signed_in()
     values = form()
     try:
-        run(lambda db: choose(db, who, load_catalog(db), values.get(field, ""),
+        run(lambda db: choose(db, who, catalog_for(db, who), values.get(field, ""),
                               _int(values.get("version"))))
     except ParcoursError as error:
         if not _shown_to_person(error):
@@ -270,7 +270,7 @@ def choose_referentiel() -> ResponseReturnValue:
         if not isinstance(saved, Form):
             return saved
         filled = saved
-    screen = run(lambda db: screens.choose_referentiel_screen(db, who, load_catalog(db)))
+    screen = run(lambda db: screens.choose_referentiel_screen(db, who, catalog_for(db, who)))
     return page("pages/choose_referentiel.html", status=filled.status, screen=screen,
                 form=filled)
 
@@ -286,6 +286,6 @@ def modalite() -> ResponseReturnValue:
         if not isinstance(saved, Form):
             return saved
         filled = saved
-    parcours = run(lambda db: screens.my_parcours(db, who, load_catalog(db)))
+    parcours = run(lambda db: screens.my_parcours(db, who, catalog_for(db, who)))
     return page("pages/modalite.html", status=filled.status, parcours=parcours,
                 choices=MODALITES, form=filled)

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from ..auth import require_actor, signed_in
 from ..models import Role
 from ..parcours.errors import Forbidden, NotFound, ParcoursError
-from ..referentiel_catalog import load_catalog
+from ..referentiel_catalog import catalog_for
 from . import course_admin
 from .forms import Form
 from .web import bp, form, page, run
@@ -34,7 +34,7 @@ def course_referentiels() -> ResponseReturnValue:
         return _offer_page()
     chosen = request.form.getlist("referentiels")
     try:
-        run(lambda db: course_admin.set_offer(db, who, chosen, load_catalog(db)))
+        run(lambda db: course_admin.set_offer(db, who, chosen, catalog_for(db, who)))
     except ParcoursError as error:
         if isinstance(error, NotFound | Forbidden):
             raise

@@ -56,7 +56,7 @@ class OfferScreen:
 
 def offer_screen(db: Session, who: Actor) -> OfferScreen:
     course = _course(db, who)
-    catalog = load_catalog(db, fresh=True)
+    catalog = load_catalog(db, platform_id=who.platform_id, fresh=True)
     offered: set[str] = set()
     unknown: list[str] = []
     for entry in course.referentiels or []:

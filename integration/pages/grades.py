@@ -22,7 +22,7 @@ from ..lti import claims as c
 from ..lti.errors import ServiceError
 from ..lti.services import post_score
 from ..models import Course, ParcoursStatus, Person, Platform
-from ..referentiel_catalog import load_catalog
+from ..referentiel_catalog import catalog_for
 from ..runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def send_progress(who: Actor, parcours_id: int) -> bool | None:
                 course
             ):
                 return None
-            progress = progress_of(db, who, parcours_id, load_catalog(db))
+            progress = progress_of(db, who, parcours_id, catalog_for(db, who))
     except services.ParcoursError:
         return None
     try:

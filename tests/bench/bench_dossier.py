@@ -88,7 +88,7 @@ def build_parcours(work: Path) -> dict[str, int]:
     accompagnateur = actor_of(carla, course, Role.ACCOMPAGNATEUR)
     started = time.perf_counter()
     with transaction(runtime.sessions) as session:
-        catalog = load_catalog(session)
+        catalog = load_catalog(session, platform_id=None)
         codes = [(ref_id, c.code) for ref_id, version in REFERENTIELS
                  for c in catalog.get(ref_id, version).competences()]
         assert len(codes) == 60, len(codes)

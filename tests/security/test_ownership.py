@@ -171,7 +171,7 @@ def test_accompagnateur_cannot_edit_or_delete_a_candidats_task_and_evidence_thro
     with transaction(sessions) as s:
         task = create_task(s, alice, pid, {"title": SECRET})
         tag, _ = add_tag(s, alice, task.id, referentiel_id=APH[0], competence_code="C1",
-                         comment=SECRET, catalog=load_catalog(s))
+                         comment=SECRET, catalog=load_catalog(s, platform_id=None))
         evidence = attach_evidence(s, alice, store, task.id, jpeg_bytes(), caption=SECRET)
         ids = (task.id, tag.id, evidence.id)
     task_id, tag_id, evidence_id = ids
@@ -185,8 +185,9 @@ def test_accompagnateur_cannot_edit_or_delete_a_candidats_task_and_evidence_thro
         "restore_evidence": lambda s, who: restore_evidence(s, who, evidence_id),
         "attach_evidence": lambda s, who: attach_evidence(s, who, store, task_id,
                                                           jpeg_bytes()),
-        "add_tag": lambda s, who: add_tag(s, who, task_id, referentiel_id=APH[0],
-                                          competence_code="C2", catalog=load_catalog(s)),
+        "add_tag": lambda s, who: add_tag(
+            s, who, task_id, referentiel_id=APH[0], competence_code="C2",
+            catalog=load_catalog(s, platform_id=None)),
         "update_tag_comment": lambda s, who: update_tag_comment(s, who, tag_id, "Changé"),
         "remove_tag": lambda s, who: remove_tag(s, who, tag_id),
         "set_projet": lambda s, who: set_projet(s, who, pid, "Changé"),
@@ -202,7 +203,7 @@ def test_accompagnateur_cannot_edit_or_delete_a_candidats_task_and_evidence_thro
         assert s.get(Evidence, evidence_id).caption == SECRET
         assert s.get(Tag, tag_id).comment == SECRET
         add_review(s, carla, pid, referentiel_id=APH[0], competence_code="C1", verdict="oui",
-                   catalog=load_catalog(s))
+                   catalog=load_catalog(s, platform_id=None))
         # And the candidat keeps every right over their own words.
         update_task(s, alice, task_id, {"title": "La plonge"})
         set_caption(s, alice, evidence_id, "Le couloir")
