@@ -123,7 +123,7 @@ def _json_logging() -> dict[str, Any] | None:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "integration.observability.JsonFormatter"}},
+        "formatters": {"json": {"()": "integration.ops.observability.JsonFormatter"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",

@@ -1,6 +1,6 @@
 """The context a dossier template is rendered with: the contract with the service.
 
-`integration/dossier.py` builds a `DossierContext` from a parcours; a template
+`integration/dossier/context.py` builds a `DossierContext` from a parcours; a template
 (the default one or a structure's own) reads it with Jinja tags such as
 ``{{ candidat.nom_complet }}`` or ``{%p for bloc in blocs %}``.
 

@@ -64,14 +64,18 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    from . import errors, health, observability
+    from . import errors
+    from .ops import health, observability
 
     observability.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     # One line per room of the service; each module owns its own line.
     # -- blueprints --
-    from . import api, dossier_views, home, lti, pages, sync_views
+    from . import api, lti, pages
+    from .dossier import views as dossier_views
+    from .moodle import views as sync_views
+    from .pages import home
 
     lti.init_app(app)  # the actor session, /lti/*, and /demo when settings.demo
     app.register_blueprint(home.bp)  # /

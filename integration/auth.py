@@ -231,6 +231,6 @@ def init_app(app: Flask) -> None:
     app.session_interface = ActorSessionInterface()
     app.config["PERMANENT_SESSION_LIFETIME"] = IDLE_LIFETIME
     app.config["SESSION_REFRESH_EACH_REQUEST"] = True
-    from . import quit_views
+    from .pages import quit as quit_views
 
     app.register_blueprint(quit_views.bp)  # /quitter

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from . import create_app
-from .background import start_background_work
-from .observability import configure_logging
+from .ops.background import start_background_work
+from .ops.observability import configure_logging
 from .settings import Settings
 
 _settings = Settings.from_env()

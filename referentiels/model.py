@@ -26,7 +26,7 @@ Reliability = Literal["officiel", "transcription", "secondaire", "deduit"]
 RELIABILITIES: tuple[Reliability, ...] = ("officiel", "transcription", "secondaire", "deduit")
 
 # An id imported by a platform's coordinateur lives in that platform's namespace:
-# « p<platform>~ » before it (integration.referentiel_catalog), e.g. « p3~RNCP34947 ».
+# « p<platform>~ » before it (integration.parcours.catalog), e.g. « p3~RNCP34947 ».
 ID_PATTERN = re.compile(r"(?:p[0-9]{1,9}~)?[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

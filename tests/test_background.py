@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from integration import background, publication, sync
+from integration.dossier import publication
+from integration.moodle import sync
+from integration.ops import background
 
 
 def test_the_service_retries_storage_and_syncs_in_the_background(app, monkeypatch) -> None:

@@ -348,7 +348,7 @@ def test_gunicorn_logs_json_when_repères_does(monkeypatch) -> None:
     assert _load_conf(monkeypatch).logconfig_dict == {}
     conf = _load_conf(monkeypatch, REPERES_LOG_JSON="true")
     config = conf.logconfig_dict
-    assert config["formatters"]["json"]["()"] == "integration.observability.JsonFormatter"
+    assert config["formatters"]["json"]["()"] == "integration.ops.observability.JsonFormatter"
     assert config["root"]["handlers"] == []  # each worker installs Repères' own
     assert config["loggers"]["gunicorn.access"]["handlers"] == []
 

@@ -24,17 +24,17 @@ from docx_templates import DEFAULT_TEMPLATE
 from integration import parcours as services
 from integration.cli import main
 from integration.db import transaction
-from integration.dossier import (
+from integration.dossier.build import (
     check_template_isolated,
     context_for,
     find_dossier,
     generate_dossier,
     set_platform_template,
 )
+from integration.dossier.publication import WRITTEN
 from integration.models import Dossier, DossierTemplate, Evidence, PendingWrite, Task
+from integration.parcours.catalog import load_catalog
 from integration.parcours.files import MEDIUM_SIDE
-from integration.publication import WRITTEN
-from integration.referentiel_catalog import load_catalog
 from integration.runtime import Runtime
 from tests.support.lti import launch_as
 from tests.test_dossier_support import (  # noqa: F401  (fixtures)

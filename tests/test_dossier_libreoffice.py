@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 from pypdf import PdfReader
 
-from integration.dossier import context_for, generate_dossier
+from integration.dossier.build import context_for, generate_dossier
 from tests.support import components
 from tests.test_dossier_support import (
     Story,

@@ -19,7 +19,7 @@ from integration import parcours as services
 from integration.actor import Actor
 from integration.db import transaction
 from integration.models import Tag, TaskSource
-from integration.referentiel_catalog import load_catalog
+from integration.parcours.catalog import load_catalog
 from integration.runtime import Runtime
 from integration.settings import Settings
 from tests.support.database import migrate

@@ -12,8 +12,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from integration.db import make_engine
-from integration.locks import Lease, LockBusy, read_lease
 from integration.models import Lock
+from integration.ops.locks import Lease, LockBusy, read_lease
 from tests.support.database import migrate
 
 

@@ -7,7 +7,8 @@ import requests
 from sqlalchemy import select
 
 from connectors.moodle import Competency, MoodleClient
-from integration.mapping import (
+from integration.models import ActivityMapping, Course
+from integration.moodle.mapping import (
     ItemIndex,
     MappingInvalid,
     accept_proposals,
@@ -20,7 +21,6 @@ from integration.mapping import (
     rejected_by_module,
     save_module_mapping,
 )
-from integration.models import ActivityMapping, Course
 from referentiels import Catalog
 from tests.test_sync_support import (  # noqa: F401  (fixtures)
     REF,

@@ -45,7 +45,7 @@ from integration.parcours import (
     set_referentiels,
     update_task,
 )
-from integration.referentiel_catalog import load_catalog
+from integration.parcours.catalog import load_catalog
 from referentiels import Catalog
 from tests.support import parcours as support
 from tests.support.parcours import (
@@ -455,7 +455,7 @@ def test_removing_a_tag_keeps_its_comment_in_the_history(sessions, world) -> Non
 
 
 def test_imported_referentiels_join_the_catalog(sessions) -> None:
-    from integration.referentiel_catalog import import_referentiel, resolve
+    from integration.parcours.catalog import import_referentiel, resolve
 
     ref = CATALOG.get("TP-AR")
     import dataclasses

@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 from connectors.local_store import LocalFolderStore
 from integration import models as m
 from integration.cli import main
+from integration.ops.privacy import PrivacyError, apply_retention, erase_person, export_person
+from integration.parcours.catalog import load_catalog
 from integration.parcours.evidence import attach_evidence
 from integration.parcours.reviews import add_review
 from integration.parcours.tags import add_tag
 from integration.parcours.tasks import create_task
-from integration.privacy import PrivacyError, apply_retention, erase_person, export_person
-from integration.referentiel_catalog import load_catalog
 from tests.support import parcours as parcours_support
 from tests.support.parcours import APH, Cast, jpeg_bytes
 
@@ -128,7 +128,7 @@ def test_operator_exports_then_erases_from_the_command_line(tmp_path: Path) -> N
         cast, _, _ = _story(session, runtime.store)
         alice_id = cast.people["alice"].id
         session.commit()
-    from integration.dossier import generate_dossier
+    from integration.dossier.build import generate_dossier
 
     generate_dossier(runtime, cast.actor("alice"), cast.parcours["alice"].id)
     stored = [p for p in (tmp_path / "var" / "files").rglob("*") if p.is_file()]

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from integration import parcours as services
-from integration.dossier import gather
+from integration.dossier.build import gather
 from integration.models import Evidence, EvidenceKind, Recognition, Review, Tag, TaskSource, Verdict
 from integration.pages.board import Roster, course_board
 from integration.pages.grades import progress_of
+from integration.parcours.catalog import load_catalog
 from integration.parcours.progress import decide, load_facts
-from integration.referentiel_catalog import load_catalog
 from tests.support.parcours import APH, Cast, committed, login, make_task
 
 REF, VERSION = APH

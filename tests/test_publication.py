@@ -25,8 +25,18 @@ from connectors.nextcloud import NextcloudStore
 from connectors.storage import Refused, Store, StoredFile, Unavailable
 from integration.cli import main
 from integration.db import transaction
-from integration.dossier import dossier_bytes, dossier_status, find_dossier, generate_dossier
-from integration.locks import Lease
+from integration.dossier.build import dossier_bytes, dossier_status, find_dossier, generate_dossier
+from integration.dossier.publication import (
+    BACKOFF,
+    QUEUED,
+    SUPERSEDED,
+    WRITTEN,
+    alternate_names,
+    clean_name,
+    drain_pending_writes,
+    ensure_folder,
+    person_name,
+)
 from integration.models import (
     Course,
     Dossier,
@@ -40,17 +50,7 @@ from integration.models import (
     PublishedPhoto,
     Role,
 )
-from integration.publication import (
-    BACKOFF,
-    QUEUED,
-    SUPERSEDED,
-    WRITTEN,
-    alternate_names,
-    clean_name,
-    drain_pending_writes,
-    ensure_folder,
-    person_name,
-)
+from integration.ops.locks import Lease
 from integration.runtime import Runtime
 from tests.support.parcours import make_membership, make_parcours, make_person
 from tests.test_dossier_support import Story, make_runtime, tell_story
@@ -587,7 +587,7 @@ def test_nothing_is_shared_without_a_rule_for_nextcloud_user_names(
 
 
 def test_nextcloud_user_names_follow_the_platform_rule() -> None:
-    from integration.publication import nextcloud_user
+    from integration.dossier.publication import nextcloud_user
 
     person = Person(sub="moodle-42", username="nlefebvre", email="nadia.l@fde.example.org")
     assert nextcloud_user(person, "username") == "nlefebvre"

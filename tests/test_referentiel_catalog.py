@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.referentiel_catalog import (
+from integration.parcours.catalog import (
     EVERY_PLATFORM,
     import_referentiels,
     load_catalog,

@@ -11,7 +11,6 @@ import requests
 from sqlalchemy import func, select
 
 from connectors.moodle import MoodleClient
-from integration.locks import Lease, LockBusy
 from integration.models import (
     Evidence,
     HistoryEntry,
@@ -21,7 +20,7 @@ from integration.models import (
     Task,
     TaskSource,
 )
-from integration.sync import (
+from integration.moodle.sync import (
     LOCK_NAME,
     Completion,
     MappedModule,
@@ -37,6 +36,7 @@ from integration.sync import (
     start_background_sync,
     wanted_tags,
 )
+from integration.ops.locks import Lease, LockBusy
 from tests.fake_moodle import FakeModule
 from tests.test_sync_support import (  # noqa: F401  (fixtures)
     DAY1,
@@ -431,7 +431,7 @@ def test_a_refused_token_fails_the_run(world: World) -> None:
 
 
 def test_old_runs_are_forgotten(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("integration.sync.RUNS_KEPT", 3)
+    monkeypatch.setattr("integration.moodle.sync.RUNS_KEPT", 3)
     for _ in range(5):
         world.run()
     assert [r.id for r in runs(world.sessions)] == [3, 4, 5]
@@ -453,7 +453,7 @@ def test_a_course_without_mapping_costs_no_call(world: World) -> None:
 def test_a_parcours_made_meanwhile_by_a_launch_is_used_not_doubled(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import integration.sync as sync
+    import integration.moodle.sync as sync
 
     world.fake.set_completion(5, 1, timecompleted=DAY1)
     real = sync.load_state_of_person

@@ -9,12 +9,12 @@ from click.testing import CliRunner, Result
 
 from integration.cli import CliContext, main
 from integration.cli.sync import moodle_command
-from integration.locks import Lease
 from integration.models import Platform
-from integration.moodle_link import MoodleLinkError, connect_moodle
+from integration.moodle.connection import MoodleLinkError, connect_moodle
+from integration.moodle.sync import EXIT_BUSY, EXIT_PARTIAL, LOCK_NAME
+from integration.ops.locks import Lease
 from integration.secrets_at_rest import SecretBox
 from integration.settings import Settings
-from integration.sync import EXIT_BUSY, EXIT_PARTIAL, LOCK_NAME
 from tests.test_sync_support import (  # noqa: F401  (fixtures)
     DAY1,
     TOKEN,

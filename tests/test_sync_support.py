@@ -35,9 +35,9 @@ from integration.models import (
     Role,
     SyncRun,
 )
+from integration.moodle.sync import RunReport, sync_completions
 from integration.runtime import Runtime
 from integration.settings import Settings
-from integration.sync import RunReport, sync_completions
 from tests.fake_moodle import FakeModule, FakeMoodle
 from tests.support.database import migrate
 

@@ -20,9 +20,9 @@ from .. import csrf
 from ..auth import signed_in
 from ..db import id_from, transaction
 from ..errors import problem
+from ..parcours.catalog import catalog_for
 from ..parcours.errors import Conflict, Invalid, ParcoursError, StaleVersion
 from ..parcours.text import parse_date
-from ..referentiel_catalog import catalog_for
 from ..runtime import current_runtime
 
 log = logging.getLogger(__name__)

@@ -89,7 +89,7 @@ pass_ctx = click.make_pass_decorator(CliContext)
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
     """Repères: tasks, compétences and dossiers de preuves, from inside Moodle."""
-    from ..observability import configure_logging
+    from ..ops.observability import configure_logging
 
     try:
         settings = Settings.from_env()
@@ -122,7 +122,7 @@ def serve(cli: CliContext, host: str, port: int, debug: bool, sync_every: str | 
         app = create_app(settings)
     except DatabaseNotReady as exc:
         raise click.ClickException(str(exc)) from None
-    from ..background import start_background_work
+    from ..ops.background import start_background_work
 
     start_background_work(app.extensions["reperes"])
     app.run(host=host, port=port, debug=debug, use_reloader=debug, threaded=True)

@@ -65,7 +65,7 @@ def new_encryption_key() -> None:
 def _reseal(cli: CliContext, old_key_files: tuple[str, ...]) -> tuple[int, int]:
     from ..db import make_session_factory
     from ..lti import keys
-    from ..moodle_link import reseal_tokens
+    from ..moodle.connection import reseal_tokens
     from ..secrets_at_rest import SecretBox, SecretsError, install
 
     _sessions(cli)  # the database is ready

@@ -54,7 +54,7 @@ def _who(f):  # type: ignore[no-untyped-def]
 @pass_ctx
 def export_(cli: CliContext, person_id, platform, sub, email, out: str) -> None:  # type: ignore[no-untyped-def]
     """Everything stored about a person, as a zip (JSON and files)."""
-    from ..privacy import PrivacyError, export_person
+    from ..ops.privacy import PrivacyError, export_person
 
     with transaction(cli.runtime.sessions) as session:
         pid = _resolve(session, person_id, platform, sub, email)
@@ -72,7 +72,7 @@ def export_(cli: CliContext, person_id, platform, sub, email, out: str) -> None:
 @pass_ctx
 def erase(cli: CliContext, person_id, platform, sub, email, yes: bool) -> None:  # type: ignore[no-untyped-def]
     """Erase a person, their parcours and files; only an audit line remains."""
-    from ..privacy import PrivacyError, erase_person
+    from ..ops.privacy import PrivacyError, erase_person
 
     with transaction(cli.runtime.sessions) as session:
         pid = _resolve(session, person_id, platform, sub, email)
@@ -95,7 +95,7 @@ def erase(cli: CliContext, person_id, platform, sub, email, yes: bool) -> None: 
 @pass_ctx
 def retention(cli: CliContext, months: int | None) -> None:
     """Erase the parcours closed for longer than the retention period."""
-    from ..privacy import PrivacyError, apply_retention
+    from ..ops.privacy import PrivacyError, apply_retention
 
     months = months or cli.settings.retention_months
     if not months:

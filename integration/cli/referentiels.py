@@ -22,7 +22,7 @@ group = click.Group("referentiels", help="The compétence frameworks (shipped an
 def _catalog(cli: CliContext) -> Catalog:
     """Shipped and imported référentiels; shipped only (with a warning) before `db upgrade`."""
     from ..db import DatabaseNotReady, check_ready
-    from ..referentiel_catalog import EVERY_PLATFORM, load_catalog
+    from ..parcours.catalog import EVERY_PLATFORM, load_catalog
 
     try:
         check_ready(cli.runtime.engine)
@@ -48,7 +48,7 @@ def list_(cli: CliContext, as_json: bool) -> None:
     « historique » or « expire », échéance, active, successors, expired) and
     `completeness` (complete, missing, complete_blocs).
     """
-    from ..referentiel_status import states_of
+    from ..pages.referentiel_status import states_of
 
     refs = sorted(_catalog(cli).all(), key=lambda r: (r.id, r.version))
     states = states_of(refs)
@@ -95,7 +95,7 @@ def list_(cli: CliContext, as_json: bool) -> None:
 @pass_ctx
 def show(cli: CliContext, ref_id: str, version: str | None, as_json: bool) -> None:
     """Blocs and compétences, official wording and plain words."""
-    from ..referentiel_catalog import resolve
+    from ..parcours.catalog import resolve
 
     try:
         ref = resolve(_catalog(cli), ref_id, version)
@@ -167,7 +167,7 @@ def import_(
 ) -> None:
     """Import référentiels into the database, all or nothing; every instance then sees them."""
     from ..db import DatabaseNotReady, check_ready
-    from ..referentiel_catalog import import_referentiels
+    from ..parcours.catalog import import_referentiels
 
     try:
         check_ready(cli.runtime.engine)
@@ -212,7 +212,7 @@ def _norm(numero: str) -> str:
 @pass_ctx
 def export(cli: CliContext, fmt: str, version: str | None, out: str | None, ref_id: str) -> None:
     """Export a référentiel, e.g. as a Moodle competency framework CSV."""
-    from ..referentiel_catalog import resolve
+    from ..parcours.catalog import resolve
 
     try:
         ref = resolve(_catalog(cli), ref_id, version)

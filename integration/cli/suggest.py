@@ -10,8 +10,8 @@ import click
 
 from referentiels import Catalog, ReferentielError
 
+from ..parcours.catalog import resolve
 from ..parcours.suggest import suggest
-from ..referentiel_catalog import resolve
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def _catalog(cli: object) -> Catalog:
     from sqlalchemy.exc import SQLAlchemyError
 
     from ..db import transaction
-    from ..referentiel_catalog import EVERY_PLATFORM, load_catalog
+    from ..parcours.catalog import EVERY_PLATFORM, load_catalog
 
     settings = cli.settings  # type: ignore[attr-defined]
     url: str = settings.database_url

@@ -55,8 +55,8 @@ def sync_command(
     Exit 0 done, 1 failed, 3 partial, 75 another run holds the lock.
     """
     from ..db import DatabaseNotReady, check_ready
-    from ..moodle_link import MoodleLinkError, find_platform
-    from ..sync import EXIT_BUSY, LockBusy, exit_code, run_sync
+    from ..moodle.connection import MoodleLinkError, find_platform
+    from ..moodle.sync import EXIT_BUSY, LockBusy, exit_code, run_sync
 
     runtime = cli.runtime
     try:
@@ -89,7 +89,7 @@ def sync_command(
         for error in report.errors:
             click.echo(f"  error: {error}", err=True)
     # The same run retries the dossier copies waiting for the shared storage.
-    from ..publication import drain_pending_writes
+    from ..dossier.publication import drain_pending_writes
 
     drained = drain_pending_writes(runtime)
     if drained.due or drained.written:
@@ -144,7 +144,7 @@ def moodle_command(
     when it works and its service offers the functions the sync needs.
     """
     from ..db import transaction
-    from ..moodle_link import (
+    from ..moodle.connection import (
         MoodleLinkError,
         check_connection,
         connect_moodle,

@@ -162,9 +162,9 @@ def launch_view() -> ResponseReturnValue:
 def _refresh_completions(actor: Actor) -> None:
     """Fetch the person's Moodle completions in the background; the page does not wait."""
     from ..models import Platform
-    from ..moodle_link import has_connection
+    from ..moodle.connection import has_connection
+    from ..moodle.sync import refresh_person_async
     from ..runtime import current_runtime
-    from ..sync import refresh_person_async
 
     runtime = current_runtime()
     with runtime.sessions() as session:

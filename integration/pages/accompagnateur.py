@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from .. import parcours as services
 from ..auth import Actor, require_actor, signed_in
 from ..models import Parcours, ParcoursStatus, Role
+from ..parcours.catalog import catalog_for
 from ..parcours.errors import Forbidden, NotFound, ParcoursError
 from ..parcours.services import STATUS_ORDER, UNSET, _Unset
 from ..parcours.text import parse_date
-from ..referentiel_catalog import catalog_for
 from . import board, grades
 from .forms import Form
 from .web import bp, form, page, run

@@ -12,9 +12,9 @@ from werkzeug.datastructures import FileStorage
 from .. import parcours as services
 from ..auth import require_actor, signed_in
 from ..models import Role
+from ..parcours.catalog import catalog_for
 from ..parcours.errors import Forbidden, NotFound, ParcoursError
 from ..parcours.files import MAX_BYTES
-from ..referentiel_catalog import catalog_for
 from ..runtime import current_runtime
 from . import screens
 from .forms import Form

@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 
 from ..auth import require_actor, signed_in
 from ..models import Role
+from ..parcours.catalog import catalog_for
 from ..parcours.errors import Forbidden, NotFound, ParcoursError
-from ..referentiel_catalog import catalog_for
 from . import course_admin
 from .forms import Form
 from .web import bp, form, page, run

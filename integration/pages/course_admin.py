@@ -21,9 +21,9 @@ from referentiels.importers import FORMATS, guess_format, import_file
 
 from ..actor import Actor
 from ..models import Course
+from ..parcours.catalog import import_referentiels, load_catalog, resolve
 from ..parcours.errors import Forbidden, Invalid, NotFound
-from ..referentiel_catalog import import_referentiels, load_catalog, resolve
-from ..referentiel_status import ReferentielState, states_of
+from .referentiel_status import ReferentielState, states_of
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from ..lti import claims as c
 from ..lti.errors import ServiceError
 from ..lti.services import post_score
 from ..models import Course, ParcoursStatus, Person, Platform
-from ..referentiel_catalog import catalog_for
+from ..parcours.catalog import catalog_for
 from ..runtime import current_runtime
 
 log = logging.getLogger(__name__)

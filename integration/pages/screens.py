@@ -21,10 +21,10 @@ from referentiels.completeness import is_complete
 from .. import parcours as services
 from ..actor import Actor
 from ..models import Course, Evidence, Parcours, Person, Tag, Task, TaskSource
+from ..parcours.catalog import resolve
 from ..parcours.errors import Invalid
 from ..parcours.items import Item, find_item, items_of
 from ..parcours.progress import CompetenceProgress, ParcoursProgress, chosen_referentiels
-from ..referentiel_catalog import resolve
 from .words import SOURCE_PICTOS, SOURCE_WORDS
 
 MAX_FILES_PER_POST = 10

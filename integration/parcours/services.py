@@ -29,7 +29,6 @@ from ..models import (
     Recognition,
     utcnow,
 )
-from ..referentiel_catalog import resolve
 from .access import (
     holds_accompagnateur_role,
     parcours_for,
@@ -37,6 +36,7 @@ from .access import (
     require_own_words,
     visible_parcours,
 )
+from .catalog import resolve
 from .errors import Conflict, Forbidden, Invalid, NotFound, StaleVersion
 from .history import record
 from .items import recognisable_codes

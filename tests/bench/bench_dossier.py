@@ -57,7 +57,7 @@ def build_parcours(work: Path) -> dict[str, int]:
     from integration import parcours as services
     from integration.db import make_engine, transaction, upgrade
     from integration.models import Role
-    from integration.referentiel_catalog import load_catalog
+    from integration.parcours.catalog import load_catalog
     from integration.runtime import Runtime
     from tests.support.parcours import (
         actor_of,
@@ -123,7 +123,7 @@ def build_parcours(work: Path) -> dict[str, int]:
 def measure(work: Path, publish: bool) -> dict[str, float]:
     """In the child: make one dossier, report time, memory and size."""
     from integration.auth import Actor
-    from integration.dossier import generate_dossier
+    from integration.dossier.build import generate_dossier
     from integration.models import Role
     from integration.runtime import Runtime
 

@@ -2,7 +2,7 @@
 
     python tests/bench/bench_publication.py [--count 100] [--size-mb 5]
 
-What is timed is `integration.publication.publish_dossier`, as the queue runs it: the
+What is timed is `integration.dossier.publication.publish_dossier`, as the queue runs it: the
 dossier's bytes read from the database, its folder chosen, the lease per parcours, the
 look before writing (PROPFIND), the conditional PUT, the record, the photos (none here),
 the shares (no rule: none) and the folder's link (one PROPFIND). Two passes:
@@ -45,8 +45,8 @@ def _settings(work: Path, url: str):  # type: ignore[no-untyped-def]
 def prepare(work: Path, url: str, count: int, size: int, version: int) -> list[int]:
     """`count` candidats with one new dossier each, queued (as a generation leaves them)."""
     from integration.db import make_engine, transaction, upgrade
+    from integration.dossier.publication import ensure_folder, queue_dossier
     from integration.models import Dossier, Parcours, Role
-    from integration.publication import ensure_folder, queue_dossier
     from integration.runtime import Runtime
     from tests.support.parcours import (
         make_course,
@@ -96,8 +96,8 @@ def publish_all(work: Path, url: str) -> dict[str, float]:
     from sqlalchemy import select
 
     from integration.db import transaction
+    from integration.dossier.publication import publish_dossier
     from integration.models import Dossier
-    from integration.publication import publish_dossier
     from integration.runtime import Runtime
 
     runtime = Runtime.from_settings(_settings(work, url))

@@ -43,9 +43,9 @@ from integration.models import (  # noqa: E402
     Tag,
     Task,
 )
+from integration.moodle.sync import run_sync  # noqa: E402
 from integration.runtime import Runtime  # noqa: E402
 from integration.settings import Settings  # noqa: E402
-from integration.sync import run_sync  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef0123"
 COURSE = 2

@@ -212,7 +212,7 @@ def test_platform_import_of_an_id_does_not_block_the_operator_nor_show_elsewhere
 ) -> None:
     """Before: the coordinateur's id blocked the operator's import of it for everyone."""
     from integration.pages import course_admin
-    from integration.referentiel_catalog import import_referentiels, load_catalog
+    from integration.parcours.catalog import import_referentiels, load_catalog
     from referentiels.importers import import_file
     from tests.support.parcours import committed, login
 

@@ -170,7 +170,7 @@ def test_lti_requests_go_through_the_outbound_policy(migrated, hostile):
 
 
 def test_moodle_requests_go_through_the_outbound_policy(hostile):
-    from integration.moodle_link import check_connection
+    from integration.moodle.connection import check_connection
 
     previous = set_default_policy(STRICT)
     try:

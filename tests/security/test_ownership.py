@@ -32,8 +32,8 @@ from integration.parcours import (
     update_tag_comment,
     update_task,
 )
+from integration.parcours.catalog import load_catalog
 from integration.parcours.errors import Forbidden
-from integration.referentiel_catalog import load_catalog
 from tests.support import parcours as support
 from tests.support.parcours import APH, Cast, actor_of, jpeg_bytes, login
 

@@ -23,7 +23,7 @@ from integration.lti import keys
 from integration.lti.context import lti_context
 from integration.lti.models import LtiKey
 from integration.models import Platform
-from integration.moodle_link import SYNC_FUNCTIONS, connect_moodle, moodle_token
+from integration.moodle.connection import SYNC_FUNCTIONS, connect_moodle, moodle_token
 from integration.runtime import Runtime
 from integration.secrets_at_rest import SecretBox, SecretsError, new_key, read_key_file
 from integration.settings import Settings

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from integration.auth import IDLE_LIFETIME, Actor
 from integration.cli import main
 from integration.models import SessionRecord
-from integration.privacy import erase_person
+from integration.ops.privacy import erase_person
 from tests.support.lti import session_actor
 from tests.test_pages_support import db_of, launched, post, text_of
 

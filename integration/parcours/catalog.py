@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from referentiels import Catalog, Referentiel, ReferentielError, dump, load_shipped, loads
 
-from .actor import Actor
-from .models import ReferentielRecord
+from ..actor import Actor
+from ..models import ReferentielRecord
 
 log = logging.getLogger(__name__)
 

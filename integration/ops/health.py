@@ -24,8 +24,8 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
-from .db import current_revision, head_revision
-from .runtime import Runtime, current_runtime
+from ..db import current_revision, head_revision
+from ..runtime import Runtime, current_runtime
 
 bp = Blueprint("health", __name__)
 

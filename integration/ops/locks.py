@@ -28,8 +28,8 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from .db import Base
-from .models import Lock
+from ..db import Base
+from ..models import Lock
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Moodle completions become tasks with their evidence, tagged to the mapped compétences.
 
 For each course of a platform with a Moodle connection and at least one mapped module
-(see ``integration.mapping``), a run reads the enrolled users (paged), matches them to
+(see ``integration.moodle.mapping``), a run reads the enrolled users (paged), matches them to
 people of Repères, asks Moodle for each one's completions (a few requests in flight;
 database writes stay in the calling thread) and, for each completed mapped module,
 makes a task of source ``moodle`` with its evidence (« Module terminé le … ») and tags.
@@ -32,7 +32,7 @@ Decisions (what a reader of this code must know):
 - **Failures.** A failing course or person is recorded in the run's errors and the
   others go on (state ``partial``); the next run catches up.
 - **One run at a time.** ``run_sync`` holds the database lease ``moodle-sync``
-  (``integration.locks``) for the whole run; a second run refuses with ``LockBusy``.
+  (``integration.ops.locks``) for the whole run; a second run refuses with ``LockBusy``.
 """
 
 from __future__ import annotations
@@ -63,10 +63,8 @@ from connectors.outbound import OutboundSession
 from docx_templates.context import date_fr
 from referentiels import Catalog
 
-from .db import Base, transaction
-from .locks import DEFAULT_TTL, Lease, LockBusy, read_lease
-from .mapping import Address, address_text, course_offer, parse_address_text
-from .models import (
+from ..db import Base, transaction
+from ..models import (
     MAPPING_CONFIRMED,
     ActivityMapping,
     Course,
@@ -86,7 +84,12 @@ from .models import (
     TaskSource,
     utcnow,
 )
-from .moodle_link import (
+from ..ops.locks import DEFAULT_TTL, Lease, LockBusy, read_lease
+from ..parcours.catalog import EVERY_PLATFORM, load_catalog
+from ..parcours.items import find_item
+from ..platform_settings import DEFAULT_TIMEZONE, zone_named
+from ..settings import parse_interval
+from .connection import (
     ClientFactory,
     default_client_factory,
     has_connection,
@@ -94,13 +97,10 @@ from .moodle_link import (
     moodle_course_id,
     moodle_token,
 )
-from .parcours.items import find_item
-from .platform_settings import DEFAULT_TIMEZONE, zone_named
-from .referentiel_catalog import EVERY_PLATFORM, load_catalog
-from .settings import parse_interval
+from .mapping import Address, address_text, course_offer, parse_address_text
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 

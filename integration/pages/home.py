@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template
 from flask.typing import ResponseReturnValue
 
-from .auth import current_actor
-from .runtime import current_runtime
+from ..auth import current_actor
+from ..runtime import current_runtime
 
 bp = Blueprint("home", __name__)
 

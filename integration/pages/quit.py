@@ -7,10 +7,10 @@ import logging
 from flask import Blueprint, Response, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from . import csrf
-from .auth import current_actor, logout
-from .errors import error_page
-from .pages.web import page_headers
+from .. import csrf
+from ..auth import current_actor, logout
+from ..errors import error_page
+from .web import page_headers
 
 log = logging.getLogger(__name__)
 

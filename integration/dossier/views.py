@@ -21,10 +21,13 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import csrf
-from .auth import Actor, current_actor, signed_in
-from .db import id_from, transaction
-from .dossier import (
+from .. import csrf
+from ..auth import Actor, current_actor, signed_in
+from ..db import id_from, transaction
+from ..errors import error_page
+from ..parcours.errors import ParcoursError
+from ..runtime import current_runtime
+from .build import (
     DOCX_TYPE,
     DossierStatus,
     dossier_bytes,
@@ -34,10 +37,7 @@ from .dossier import (
     generate_dossier,
     person_of,
 )
-from .errors import error_page
-from .parcours.errors import ParcoursError
 from .publication import person_name
-from .runtime import current_runtime
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from connectors.storage import NotFound, StorageError, Store
 
-from . import models as m
-from .auth import end_sessions
-from .publication import folder_paths
+from .. import models as m
+from ..auth import end_sessions
+from ..dossier.publication import folder_paths
 
 log = logging.getLogger(__name__)
 

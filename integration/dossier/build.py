@@ -4,7 +4,7 @@
 so the reader's rights are the parcours' read rights), reads the reduced copies of the
 photos through the store (never the 4000 px originals when a reduced one exists),
 renders the structure's template (or the default one), records the new version with its
-template, checksum and bytes, then hands it to `integration.publication` to be written
+template, checksum and bytes, then hands it to `integration.dossier.publication` to be written
 into the shared folder. No database transaction is held while photos are read, while
 the document is rendered or while the store is written: SQLite would lock every other
 writer meanwhile.
@@ -55,9 +55,9 @@ from docx_templates.context import (
 )
 from referentiels import Catalog
 
-from .actor import Actor
-from .db import transaction
-from .models import (
+from ..actor import Actor
+from ..db import transaction
+from ..models import (
     Course,
     Dossier,
     DossierFolder,
@@ -72,12 +72,13 @@ from .models import (
     Tag,
     utcnow,
 )
-from .models import Task as TaskRow
-from .parcours import list_tasks, parcours_progress
-from .parcours.access import parcours_for
-from .parcours.errors import NotFound, ParcoursError
-from .parcours.progress import FILE_KINDS
-from .platform_settings import PlatformSettings
+from ..models import Task as TaskRow
+from ..parcours import list_tasks, parcours_progress
+from ..parcours.access import parcours_for
+from ..parcours.catalog import catalog_for
+from ..parcours.errors import NotFound, ParcoursError
+from ..parcours.progress import FILE_KINDS
+from ..platform_settings import PlatformSettings
 from .publication import (
     FAILED,
     QUEUED,
@@ -88,10 +89,9 @@ from .publication import (
     publish_dossier,
     queue_dossier,
 )
-from .referentiel_catalog import catalog_for
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -516,7 +516,7 @@ def generate_dossier(
     """Make a new version of the parcours' dossier, record it, and write it to the store.
 
     NotFound when the actor may not read the parcours. A storage outage does not fail
-    this: the dossier is kept in the database and queued (see `integration.publication`).
+    this: the dossier is kept in the database and queued (see `integration.dossier.publication`).
     """
     store = store if store is not None else runtime.store
     moment = now or utcnow()

@@ -22,8 +22,8 @@ from connectors.moodle import (
 )
 from connectors.outbound import OutboundSession
 
-from .models import Course, Platform
-from .secrets_at_rest import box_of, open_attribute, seal_for
+from ..models import Course, Platform
+from ..secrets_at_rest import box_of, open_attribute, seal_for
 
 #: How Moodle people are matched to LTI people beyond the Moodle user id (always tried
 #: first: Moodle's LTI ``sub`` is the user id). Stored in ``Platform.moodle_match``.

@@ -34,9 +34,9 @@ from connectors.moodle import (
 )
 from referentiels import Catalog, Referentiel, ReferentielError
 
-from .models import MAPPING_CONFIRMED, MAPPING_REJECTED, ActivityMapping, Course
-from .parcours.items import Item, items_of
-from .referentiel_catalog import resolve
+from ..models import MAPPING_CONFIRMED, MAPPING_REJECTED, ActivityMapping, Course
+from ..parcours.catalog import resolve
+from ..parcours.items import Item, items_of
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@
 - ``/sync/courses/<course>/modules/<cmid>``: choose a module's compétences;
 - ``/sync/runs``: the last runs and their errors (coordinateur).
 
-Views only translate HTTP: the work is in ``integration.mapping``. Every form carries
+Views only translate HTTP: the work is in ``integration.moodle.mapping``. Every form carries
 the session's CSRF token (the same one the API uses) in a hidden field.
 """
 
@@ -26,9 +26,22 @@ from sqlalchemy.orm import Session
 from connectors.moodle import MoodleClient, MoodleError, MoodleFunctionUnavailable
 from referentiels import Catalog
 
-from . import csrf
-from .auth import Actor, require_actor, signed_in
-from .db import transaction
+from .. import csrf
+from ..auth import Actor, require_actor, signed_in
+from ..db import transaction
+from ..models import Course, Platform, Role, SyncRun, utcnow
+from ..parcours.access import ACCOMPAGNATEUR_ROLES, course_followed_by
+from ..parcours.catalog import catalog_for
+from ..parcours.errors import NotFound
+from ..parcours.items import Item, find_item
+from ..runtime import current_runtime
+from .connection import (
+    ClientFactory,
+    has_connection,
+    moodle_course_id,
+    moodle_token,
+    page_client_factory,
+)
 from .mapping import (
     Address,
     ItemIndex,
@@ -47,19 +60,6 @@ from .mapping import (
     rejected_by_module,
     save_module_mapping,
 )
-from .models import Course, Platform, Role, SyncRun, utcnow
-from .moodle_link import (
-    ClientFactory,
-    has_connection,
-    moodle_course_id,
-    moodle_token,
-    page_client_factory,
-)
-from .parcours.access import ACCOMPAGNATEUR_ROLES, course_followed_by
-from .parcours.errors import NotFound
-from .parcours.items import Item, find_item
-from .referentiel_catalog import catalog_for
-from .runtime import current_runtime
 from .sync import LOCAL_TZ
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ size in the same second, so an ETag alone never decides: sizes and checksums do.
 Outages. When the store is down or refuses (401, 403, 507 quota, 5xx), the dossier stays
 in the database (`Dossier.content`) and downloadable from Repères; a `PendingWrite` row
 waits and `drain_pending_writes` tries again after 1, 5, 15, then every 60 minutes. One
-lease per parcours (`integration.locks`) keeps two processes from writing the same
+lease per parcours (`integration.ops.locks`) keeps two processes from writing the same
 folder at once, so nothing is written twice.
 
 Shares. With a Nextcloud store, the candidat's folder is shared with the accompagnateurs
@@ -60,9 +60,8 @@ from connectors.storage import (
     join_path,
 )
 
-from .db import transaction
-from .locks import Lease
-from .models import (
+from ..db import transaction
+from ..models import (
     Course,
     Dossier,
     DossierFolder,
@@ -79,10 +78,11 @@ from .models import (
     Task,
     utcnow,
 )
-from .platform_settings import PlatformSettings, local_time
+from ..ops.locks import Lease
+from ..platform_settings import PlatformSettings, local_time
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 

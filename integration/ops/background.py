@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from .runtime import Runtime
+from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ STORAGE_RETRY_SECONDS = 60.0
 
 
 def _retry_storage_forever(runtime: Runtime, stop: threading.Event) -> None:
-    from .publication import drain_pending_writes
+    from ..dossier.publication import drain_pending_writes
 
     while not stop.wait(STORAGE_RETRY_SECONDS):
         try:
@@ -35,7 +35,7 @@ def start_background_work(runtime: Runtime) -> threading.Event:
         daemon=True,
     ).start()
     if runtime.settings.sync_every:
-        from .sync import start_background_sync
+        from ..moodle.sync import start_background_sync
 
         background = start_background_sync(runtime, runtime.settings.sync_every)
         threading.Thread(
