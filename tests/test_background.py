@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from integration.dossier import publication
-from integration.moodle import sync
+from integration.moodle import scheduler
 from integration.ops import background
 
 
@@ -19,7 +19,7 @@ def test_the_service_retries_storage_and_syncs_in_the_background(app, monkeypatc
         def stop(self) -> None:
             synced.set()
 
-    monkeypatch.setattr(sync, "start_background_sync", lambda rt, every: FakeBackground())
+    monkeypatch.setattr(scheduler, "start_background_sync", lambda rt, every: FakeBackground())
     runtime.settings = runtime.settings.with_changes(sync_every=900)
     stop = background.start_background_work(runtime)
     try:

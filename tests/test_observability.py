@@ -203,7 +203,7 @@ def test_libraries_that_log_data_stay_quiet_even_at_debug(captured: _Capture) ->
     assert not shown("urllib3.connectionpool", logging.DEBUG), path
     assert not shown("urllib3.connectionpool", logging.WARNING)
     assert shown("urllib3.connectionpool", logging.ERROR)
-    assert shown("integration.moodle.sync", logging.DEBUG) and shown("urllib3x", logging.DEBUG)
+    assert shown("integration.moodle.run", logging.DEBUG) and shown("urllib3x", logging.DEBUG)
     request_line = logging.LogRecord("werkzeug", logging.INFO, __file__, 1,
                                      '127.0.0.1 - - [date] "%s" %s %s\n',
                                      ("GET /lti/login?state=x HTTP/1.1", "302", "-"), None)

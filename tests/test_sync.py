@@ -20,23 +20,20 @@ from integration.models import (
     Task,
     TaskSource,
 )
-from integration.moodle.sync import (
-    LOCK_NAME,
+from integration.moodle.plan import (
     Completion,
     MappedModule,
     ParcoursState,
     TaskState,
     completion_caption,
-    forget_refreshes,
-    parse_interval,
     plan_person,
-    refresh_person,
-    refresh_person_async,
-    run_sync,
-    start_background_sync,
     wanted_tags,
 )
+from integration.moodle.refresh import forget_refreshes, refresh_person, refresh_person_async
+from integration.moodle.run import LOCK_NAME, run_sync
+from integration.moodle.scheduler import start_background_sync
 from integration.ops.locks import Lease, LockBusy
+from integration.settings import parse_interval
 from tests.fake_moodle import FakeModule
 from tests.test_sync_support import (  # noqa: F401  (fixtures)
     DAY1,
@@ -431,7 +428,7 @@ def test_a_refused_token_fails_the_run(world: World) -> None:
 
 
 def test_old_runs_are_forgotten(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("integration.moodle.sync.RUNS_KEPT", 3)
+    monkeypatch.setattr("integration.moodle.report.RUNS_KEPT", 3)
     for _ in range(5):
         world.run()
     assert [r.id for r in runs(world.sessions)] == [3, 4, 5]
@@ -453,7 +450,7 @@ def test_a_course_without_mapping_costs_no_call(world: World) -> None:
 def test_a_parcours_made_meanwhile_by_a_launch_is_used_not_doubled(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import integration.moodle.sync as sync
+    import integration.moodle.write as sync
 
     world.fake.set_completion(5, 1, timecompleted=DAY1)
     real = sync.load_state_of_person

@@ -11,7 +11,8 @@ from integration.cli import CliContext, main
 from integration.cli.sync import moodle_command
 from integration.models import Platform
 from integration.moodle.connection import MoodleLinkError, connect_moodle
-from integration.moodle.sync import EXIT_BUSY, EXIT_PARTIAL, LOCK_NAME
+from integration.moodle.report import EXIT_BUSY, EXIT_PARTIAL
+from integration.moodle.run import LOCK_NAME
 from integration.ops.locks import Lease
 from integration.secrets_at_rest import SecretBox
 from integration.settings import Settings

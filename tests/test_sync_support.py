@@ -35,7 +35,8 @@ from integration.models import (
     Role,
     SyncRun,
 )
-from integration.moodle.sync import RunReport, sync_completions
+from integration.moodle.report import RunReport
+from integration.moodle.run import sync_completions
 from integration.runtime import Runtime
 from integration.settings import Settings
 from tests.fake_moodle import FakeModule, FakeMoodle

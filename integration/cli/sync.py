@@ -56,7 +56,9 @@ def sync_command(
     """
     from ..db import DatabaseNotReady, check_ready
     from ..moodle.connection import MoodleLinkError, find_platform
-    from ..moodle.sync import EXIT_BUSY, LockBusy, exit_code, run_sync
+    from ..moodle.report import EXIT_BUSY, exit_code
+    from ..moodle.run import run_sync
+    from ..ops.locks import LockBusy
 
     runtime = cli.runtime
     try:

@@ -163,7 +163,7 @@ def _refresh_completions(actor: Actor) -> None:
     """Fetch the person's Moodle completions in the background; the page does not wait."""
     from ..models import Platform
     from ..moodle.connection import has_connection
-    from ..moodle.sync import refresh_person_async
+    from ..moodle.refresh import refresh_person_async
     from ..runtime import current_runtime
 
     runtime = current_runtime()

@@ -60,7 +60,7 @@ from .mapping import (
     rejected_by_module,
     save_module_mapping,
 )
-from .sync import LOCAL_TZ
+from .plan import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 

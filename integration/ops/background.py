@@ -35,7 +35,7 @@ def start_background_work(runtime: Runtime) -> threading.Event:
         daemon=True,
     ).start()
     if runtime.settings.sync_every:
-        from ..moodle.sync import start_background_sync
+        from ..moodle.scheduler import start_background_sync
 
         background = start_background_sync(runtime, runtime.settings.sync_every)
         threading.Thread(

@@ -43,7 +43,7 @@ from integration.models import (  # noqa: E402
     Tag,
     Task,
 )
-from integration.moodle.sync import run_sync  # noqa: E402
+from integration.moodle.run import run_sync  # noqa: E402
 from integration.runtime import Runtime  # noqa: E402
 from integration.settings import Settings  # noqa: E402
 
