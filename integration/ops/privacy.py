@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import inspect, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from connectors.storage import NotFound, StorageError, Store
 
@@ -68,11 +68,23 @@ def find_person(session: Session, person_id: int) -> m.Person:
 def collect(session: Session, person: m.Person) -> PersonData:
     """Every row that belongs to or was written by the person, and the files of theirs."""
     data = PersonData(person)
-    parcours = list(session.scalars(select(m.Parcours).where(m.Parcours.person_id == person.id)))
+    # The parcours with their collections loaded in one query each (not one per task):
+    # an erasure then deletes them without lazy-loading each task's evidence and tags.
+    parcours = list(
+        session.scalars(
+            select(m.Parcours)
+            .where(m.Parcours.person_id == person.id)
+            .options(
+                selectinload(m.Parcours.referentiels),
+                selectinload(m.Parcours.accompagnateurs),
+                selectinload(m.Parcours.tasks).selectinload(m.Task.evidence),
+                selectinload(m.Parcours.tasks).selectinload(m.Task.tags),
+            )
+        )
+    )
     parcours_ids = [p.id for p in parcours]
-    tasks = list(session.scalars(select(m.Task).where(m.Task.parcours_id.in_(parcours_ids))))
-    task_ids = [t.id for t in tasks]
-    evidence = list(session.scalars(select(m.Evidence).where(m.Evidence.task_id.in_(task_ids))))
+    tasks = [t for p in parcours for t in p.tasks]
+    evidence = [ev for t in tasks for ev in t.evidence]
     dossiers = list(
         session.scalars(select(m.Dossier).where(m.Dossier.parcours_id.in_(parcours_ids)))
     )
@@ -83,16 +95,10 @@ def collect(session: Session, person: m.Person) -> PersonData:
             session.scalars(select(m.Membership).where(m.Membership.person_id == person.id))
         ),
         "parcours": parcours,
-        "parcours_referentiels": list(
-            session.scalars(
-                select(m.ParcoursReferentiel).where(
-                    m.ParcoursReferentiel.parcours_id.in_(parcours_ids)
-                )
-            )
-        ),
+        "parcours_referentiels": [r for p in parcours for r in p.referentiels],
         "tasks": tasks,
         "evidence": evidence,
-        "tags": list(session.scalars(select(m.Tag).where(m.Tag.task_id.in_(task_ids)))),
+        "tags": [tag for t in tasks for tag in t.tags],
         "reviews": list(
             session.scalars(
                 select(m.Review).where(or_(in_parcours, m.Review.reviewer_id == person.id))
