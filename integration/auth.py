@@ -25,13 +25,14 @@ import functools
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, abort, g, request, session
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, insert, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .actor import Actor
@@ -112,12 +113,51 @@ def _forget_record() -> None:
             db.execute(delete(SessionRecord).where(SessionRecord.digest == _digest(token)))
 
 
-def login_actor(actor: Actor) -> None:
-    """Start a fresh session for this actor (a new launch replaces the previous one)."""
-    _forget_record()
+SWEEP_EVERY = 60.0  # seconds: a process sweeps ended session records this often at most
+_last_sweep: dict[str, float] = {}  # by database URL
+
+
+def login_actor(actor: Actor, db: Session | None = None) -> None:
+    """Start a fresh session for this actor (a new launch replaces the previous one).
+
+    With `db`, the record is written in the caller's transaction (the launch: one
+    transaction for the whole of it): the previous record of this browser deleted, the new
+    one inserted, and once a minute per process the ended records swept."""
+    if db is None:
+        with _factory().begin() as own:
+            login_actor(actor, own)
+        return
+    conn = db.connection()
+    previous = session.get(RECORD_KEY)
+    if isinstance(previous, str) and previous:
+        conn.execute(delete(SessionRecord).where(SessionRecord.digest == _digest(previous)))
+    now = _now()
+    where = str(conn.engine.url)
+    clock = time.monotonic()
+    if clock - _last_sweep.get(where, -SWEEP_EVERY) >= SWEEP_EVERY:
+        _last_sweep[where] = clock
+        conn.execute(
+            delete(SessionRecord).where(
+                or_(
+                    SessionRecord.expires_at < now,
+                    SessionRecord.last_seen_at < now - IDLE_LIFETIME,
+                )
+            )
+        )
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        insert(SessionRecord).values(
+            digest=_digest(token),
+            person_id=actor.person_id,
+            platform_id=actor.platform_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + MAX_LIFETIME,
+        )
+    )
     session.clear()
     session[SESSION_KEY] = actor.to_session()
-    session[RECORD_KEY] = start_session(_factory(), actor)
+    session[RECORD_KEY] = token
     session.permanent = True
     g.actor = actor
 

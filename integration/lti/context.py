@@ -16,6 +16,7 @@ from .http import make_session
 from .jwks import PlatformKeys
 
 if TYPE_CHECKING:
+    from .registry import Registrations
     from .services import TokenCache
 
 
@@ -65,11 +66,14 @@ class LtiContext:
     tool_keys: keys.Keyring
     demo_keys: keys.Keyring
     tokens: TokenCache = field(init=False)
+    registrations: Registrations = field(init=False)
 
     def __post_init__(self) -> None:
+        from .registry import Registrations
         from .services import TokenCache
 
         self.tokens = TokenCache()
+        self.registrations = Registrations(self.sessions)
 
     @classmethod
     def build(cls, settings: Settings, sessions: sessionmaker[Session]) -> LtiContext:

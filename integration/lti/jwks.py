@@ -45,6 +45,20 @@ class PlatformKeys:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
+    def cached(self, jwks_url: str, kid: str) -> Any | None:
+        """The key for `kid` from memory, without any fetch: None when a fetch is needed
+        (`key` does it), LaunchError when the kid was missing from a fetch a moment ago."""
+        entry = self._entries.get(jwks_url)
+        if entry is None:
+            return None
+        now = time.monotonic()
+        if now - entry.fetched_at >= MAX_AGE:
+            return None
+        key = entry.keys.get(kid)
+        if key is None and now - entry.missing.get(kid, -MISSING_KID_MEMORY) < MISSING_KID_MEMORY:
+            raise LaunchError(f"kid {kid!r} is not in the platform JWKS {jwks_url}")
+        return key
+
     def key(self, jwks_url: str, kid: str) -> Any:
         """The platform's public key for `kid`, or LaunchError."""
         now = time.monotonic()

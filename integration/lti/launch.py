@@ -3,7 +3,8 @@
 `begin_login` answers a platform's login initiation with a fresh state and nonce kept in
 the database; `check_launch` validates the id_token against them without writing;
 `accept_launch` consumes the state (a replay finds nothing) and records the person, the
-course and the membership in the same transaction.
+course and the membership. The launch view runs both, and the session record, in one
+transaction (`in_one_transaction`).
 
 A launch without a context (a platform may place Repères outside any course) lands in the
 platform's pseudo-course whose `context_id` is "" (`NO_CONTEXT`).
@@ -16,18 +17,29 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from ..actor import Actor
-from ..models import Course, Membership, Person, Platform
+from ..models import Course, Membership, Person, Platform, Role
 from . import claims as c
 from .context import LtiContext
 from .errors import LaunchError
@@ -53,6 +65,8 @@ def utcnow() -> datetime:
 
 
 def registrations_for(session: Session, issuer: str) -> list[Registration]:
+    """An issuer's registrations read from the database (the launch reads them through
+    the cache of `registry.py`)."""
     platforms = session.scalars(
         select(Platform)
         .where(Platform.issuer == issuer)
@@ -183,6 +197,49 @@ def begin_login(lti: LtiContext, params: Mapping[str, str]) -> LoginStart:
 
 
 # --- the launch -------------------------------------------------------------------------
+#
+# A launch is one transaction: the login's state read, then consumed, the person, course
+# and membership recorded, the session record written (integration/auth.py login_actor),
+# a handful of statements when the person launched before. Registrations come from the
+# process's cache (registry.py) and the platform's key from the JWKS cache; when a key
+# must be fetched, the transaction ends first (nothing written), the key is fetched, and
+# the launch runs again: no transaction stays open while the platform answers.
+
+
+class KeyNotCached(Exception):
+    """The platform key of this launch is not in memory: fetch it outside the transaction."""
+
+    def __init__(self, jwks_url: str, kid: str) -> None:
+        super().__init__(jwks_url, kid)
+        self.jwks_url = jwks_url
+        self.kid = kid
+
+
+T = TypeVar("T")
+
+
+def in_one_transaction(lti: LtiContext, work: Callable[[Session], T]) -> T:
+    """`work(db)` in one transaction, run again (once) after fetching a platform key that
+    was not in memory; whatever `work` raises rolls everything back."""
+    for attempt in range(2):
+        try:
+            with lti.sessions.begin() as db:
+                return work(db)
+        except KeyNotCached as missing:
+            if attempt:
+                raise LaunchError(f"platform JWKS {missing.jwks_url} keeps changing") from None
+            lti.platform_keys.key(missing.jwks_url, missing.kid)  # LaunchError: refused
+    raise AssertionError("unreachable")
+
+
+def _cached_key(lti: LtiContext) -> Callable[[str, str], Any]:
+    def key_for(jwks_url: str, kid: str) -> Any:
+        key = lti.platform_keys.cached(jwks_url, kid)
+        if key is None:
+            raise KeyNotCached(jwks_url, kid)
+        return key
+
+    return key_for
 
 
 @dataclass(frozen=True)
@@ -194,12 +251,22 @@ class PendingLaunch:
     nonce: str
     storage_target: str | None
     auth_origin: str
+    moodle: bool = False  # the platform has a Moodle connection: refresh completions
 
 
 def check_launch(
-    lti: LtiContext, form: Mapping[str, str], *, now: float | None = None
+    lti: LtiContext,
+    form: Mapping[str, str],
+    *,
+    now: float | None = None,
+    db: Session | None = None,
 ) -> PendingLaunch:
-    """Validate a launch POST against its login; writes nothing."""
+    """Validate a launch POST against its login; writes nothing.
+
+    With `db`, the login is read in the caller's transaction (the launch's one), and
+    KeyNotCached asks the caller to fetch the platform key outside it (`in_one_transaction`)."""
+    if db is None:
+        return in_one_transaction(lti, lambda own: check_launch(lti, form, now=now, db=own))
     if form.get("error"):
         description = form.get("error_description", "")[:200]
         raise LaunchError(
@@ -213,54 +280,63 @@ def check_launch(
     if not state:
         raise LaunchError("launch without state")
     issuer = split_token(token)[1].get("iss")
-    with lti.sessions.begin() as session:
-        row = session.get(LtiLaunchState, state)
-        if row is None or row.expires_at < utcnow():
-            raise LaunchError(
-                "state unknown: expired, already used, or never issued by this tool",
-                title="Ce lien d’ouverture a expiré ou a déjà servi.",
-            )
-        platform = session.get(Platform, row.platform_id)
-        assert platform is not None  # the foreign key cascades
-        auth_origin = _origin(platform.auth_url)
-        nonce, target, storage = row.nonce, row.target_link_uri, row.storage_target
-        known = registrations_for(session, issuer) if isinstance(issuer, str) else []
-    # No transaction stays open while the platform's JWKS may be fetched.
+    row = db.connection().execute(_LOGIN, {"state": state}).first()
+    if row is None or row.expires_at < utcnow():
+        raise LaunchError(
+            "state unknown: expired, already used, or never issued by this tool",
+            title="Ce lien d’ouverture a expiré ou a déjà servi.",
+        )
+    known = lti.registrations.for_issuer(issuer, db) if isinstance(issuer, str) else ()
     message = validate_id_token(
         token,
-        registrations=lambda iss: known if iss == issuer else [],
-        key_for=lti.platform_keys.key,
-        expected_nonce=nonce,
-        expected_target=target,
-        expected_platform_id=platform.id,
+        registrations=lambda iss: [e.registration for e in known] if iss == issuer else [],
+        key_for=_cached_key(lti),
+        expected_nonce=row.nonce,
+        expected_target=row.target_link_uri,
+        expected_platform_id=row.platform_id,
         now=now,
     )
-    return PendingLaunch(message, state, nonce, storage, auth_origin)
+    entry = next(e for e in known if e.registration.platform_id == row.platform_id)
+    return PendingLaunch(
+        message, state, row.nonce, row.storage_target, _origin(entry.auth_url), entry.moodle
+    )
 
 
-def accept_launch(lti: LtiContext, pending: PendingLaunch) -> Actor:
-    """Consume the login (once only) and record who launched, from where, as what."""
-    for attempt in range(2):
-        try:
-            with lti.sessions.begin() as session:
-                consumed = session.execute(
-                    delete(LtiLaunchState).where(
-                        LtiLaunchState.state == pending.state,
-                        LtiLaunchState.nonce == pending.nonce,
-                    )
-                )
-                if getattr(consumed, "rowcount", 0) != 1:
-                    raise LaunchError(
-                        "state and nonce already consumed: a replayed launch",
-                        title="Ce lien d’ouverture a déjà servi.",
-                    )
-                return record_launch(session, pending.message)
-        except IntegrityError:
-            if attempt:
-                raise
-            log.info("concurrent first launch of the same person or course; retrying once")
-    raise AssertionError("unreachable")
+_LOGIN = select(
+    LtiLaunchState.nonce,
+    LtiLaunchState.platform_id,
+    LtiLaunchState.target_link_uri,
+    LtiLaunchState.storage_target,
+    LtiLaunchState.expires_at,
+).where(LtiLaunchState.state == bindparam("state"))
 
+
+def accept_launch(lti: LtiContext, pending: PendingLaunch, *, db: Session | None = None) -> Actor:
+    """Consume the login (once only) and record who launched, from where, as what: in the
+    caller's transaction `db`, or in one of its own."""
+    if db is None:
+        with lti.sessions.begin() as own:
+            return accept_launch(lti, pending, db=own)
+    consumed = db.connection().execute(
+        delete(LtiLaunchState).where(
+            LtiLaunchState.state == pending.state, LtiLaunchState.nonce == pending.nonce
+        )
+    )
+    if consumed.rowcount != 1:
+        raise LaunchError(
+            "state and nonce already consumed: a replayed launch",
+            title="Ce lien d’ouverture a déjà servi.",
+        )
+    return record_launch(db, pending.message)
+
+
+def _url(value: str | None) -> str | None:
+    return value if value and len(value) <= MAX_URL else None
+
+
+# Dates of the latest launch are kept to this precision: a person who launches again
+# within it changes nothing (the launch only reads).
+SEEN_EVERY = timedelta(minutes=15)
 
 _PERSON_FIELDS = (
     ("name", 300),
@@ -269,92 +345,210 @@ _PERSON_FIELDS = (
     ("email", 320),
     ("username", 255),
 )
+_PERSON_NEW: dict[str, Any] = {
+    "name": "",
+    "given_name": "",
+    "family_name": "",
+    "email": "",
+    "username": "",
+    "is_coordinateur": False,
+    "last_seen_at": None,
+}
+_COURSE_NEW: dict[str, Any] = {
+    "deployment_id": "",
+    "title": "",
+    "label": "",
+    "referentiels": [],
+    "nrps_url": None,
+    "ags_lineitems_url": None,
+    "ags_lineitem_url": None,
+    "ags_scopes": [],
+    "moodle_course_id": None,
+}
+_MEMBERSHIP_NEW: dict[str, Any] = {
+    "role": None,
+    "roles_raw": [],
+    "launched": False,
+    "last_launch_at": None,
+}
 
 
-def _url(value: str | None) -> str | None:
-    return value if value and len(value) <= MAX_URL else None
+def _stale(seen: datetime | None, now: datetime) -> bool:
+    return seen is None or now - seen >= SEEN_EVERY
 
 
-def record_launch(session: Session, message: c.LaunchMessage) -> Actor:
-    """Upsert Person, Course and Membership from a validated launch; the Actor to log in."""
-    now = utcnow()
-    mapping = map_roles(message.roles)
-
-    person = session.scalar(
-        select(Person).where(Person.platform_id == message.platform_id, Person.sub == message.sub)
-    )
-    if person is None:
-        person = Person(platform_id=message.platform_id, sub=message.sub)
-        session.add(person)
+def _person_values(
+    current: Mapping[str, Any], message: c.LaunchMessage, coordinateur: bool, now: datetime
+) -> dict[str, Any]:
     # Only what the launch says overwrites: a platform that hides names keeps the old ones.
+    values: dict[str, Any] = {"is_coordinateur": coordinateur}
     for attr, length in _PERSON_FIELDS:
         value = getattr(message, attr)
         if value is not None:
-            setattr(person, attr, value[:length])
-    person.is_coordinateur = mapping.institution_admin
-    person.last_seen_at = now
+            values[attr] = value[:length]
+    if _stale(current["last_seen_at"], now):
+        values["last_seen_at"] = now
+    return values
 
-    context_id = message.context_id if message.context_id is not None else NO_CONTEXT
-    course = session.scalar(
-        select(Course).where(
-            Course.platform_id == message.platform_id, Course.context_id == context_id
-        )
-    )
-    if course is None:
-        course = Course(platform_id=message.platform_id, context_id=context_id, referentiels=[])
-        session.add(course)
-    course.deployment_id = message.deployment_id
+
+def _course_values(
+    current: Mapping[str, Any], message: c.LaunchMessage, context_id: str
+) -> dict[str, Any]:
+    values: dict[str, Any] = {"deployment_id": message.deployment_id}
     if context_id == NO_CONTEXT:
-        course.title = course.title or NO_CONTEXT_TITLE
+        values["title"] = current["title"] or NO_CONTEXT_TITLE
     else:
-        course.title = message.context_title[:500] or course.title
-        course.label = message.context_label[:255] or course.label
+        values["title"] = message.context_title[:500] or current["title"]
+        values["label"] = message.context_label[:255] or current["label"]
         if (
             message.product_family_code == "moodle"
-            and course.moodle_course_id is None
+            and current["moodle_course_id"] is None
             and context_id.isdigit()
         ):
-            course.moodle_course_id = int(context_id)  # a Moodle context id is the course id
+            values["moodle_course_id"] = int(context_id)  # a Moodle context id is the course id
     if message.nrps_url:
-        course.nrps_url = _url(message.nrps_url)
+        values["nrps_url"] = _url(message.nrps_url)
     if message.ags_lineitems_url or message.ags_lineitem_url:
-        course.ags_lineitems_url = _url(message.ags_lineitems_url)
-        course.ags_lineitem_url = _url(message.ags_lineitem_url)
-        course.ags_scopes = list(message.ags_scopes)
+        values["ags_lineitems_url"] = _url(message.ags_lineitems_url)
+        values["ags_lineitem_url"] = _url(message.ags_lineitem_url)
+        values["ags_scopes"] = list(message.ags_scopes)
     referentiel = message.custom.get(c.CUSTOM_REFERENTIEL)
-    if (
-        isinstance(referentiel, str)
-        and referentiel
-        and referentiel not in (course.referentiels or [])
-    ):
-        course.referentiels = [*(course.referentiels or []), referentiel[:150]]
-    session.flush()
+    offered = list(current["referentiels"] or [])
+    if isinstance(referentiel, str) and referentiel and referentiel not in offered:
+        values["referentiels"] = [*offered, referentiel[:150]]
+    return values
 
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.course_id == course.id, Membership.person_id == person.id
-        )
+
+def _membership_values(
+    current: Mapping[str, Any], role: Role, roles: tuple[str, ...], now: datetime
+) -> dict[str, Any]:
+    values: dict[str, Any] = {"role": role, "roles_raw": list(roles), "launched": True}
+    if _stale(current["last_launch_at"], now):
+        values["last_launch_at"] = now
+    return values
+
+
+_P, _C, _M = (cast(Table, m.__table__) for m in (Person, Course, Membership))
+_ONE = select(literal(1).label("one")).subquery("one")
+# What a launch needs to know of the person, the course and the membership: one statement.
+_KNOWN = select(
+    _P.c.id.label("p_id"),
+    *(_P.c[name].label("p_" + name) for name in _PERSON_NEW),
+    _C.c.id.label("c_id"),
+    *(_C.c[name].label("c_" + name) for name in _COURSE_NEW),
+    _M.c.id.label("m_id"),
+    *(_M.c[name].label("m_" + name) for name in _MEMBERSHIP_NEW),
+).select_from(
+    _ONE.outerjoin(
+        _P, and_(_P.c.platform_id == bindparam("platform_id"), _P.c.sub == bindparam("sub"))
     )
-    if membership is None:
-        membership = Membership(course_id=course.id, person_id=person.id)
-        session.add(membership)
-    membership.role = mapping.role
-    membership.roles_raw = list(message.roles)
-    membership.launched = True
-    membership.last_launch_at = now
-    session.flush()
+    .outerjoin(
+        _C,
+        and_(
+            _C.c.platform_id == bindparam("platform_id"),
+            _C.c.context_id == bindparam("context_id"),
+        ),
+    )
+    .outerjoin(_M, and_(_M.c.course_id == _C.c.id, _M.c.person_id == _P.c.id))
+)
+
+
+def _part(row: RowMapping, prefix: str, names: Mapping[str, Any]) -> dict[str, Any] | None:
+    if row[prefix + "id"] is None:
+        return None
+    return {"id": row[prefix + "id"], **{name: row[prefix + name] for name in names}}
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    key: dict[str, Any],
+    current: Mapping[str, Any] | None,
+    wanted: Callable[[Mapping[str, Any]], dict[str, Any]],
+    new: Mapping[str, Any],
+) -> int:
+    """The id of the row of `key`: inserted when missing (a concurrent insert of the same
+    key wins, then this one updates it), updated with what changed, untouched otherwise."""
+    if current is None:
+        values = {**new, **wanted(new), **key}
+        insert = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
+        inserted = conn.execute(
+            insert.values(values)
+            .on_conflict_do_nothing(index_elements=list(key))
+            .returning(table.c.id)
+        ).scalar()
+        if inserted is not None:
+            return int(inserted)
+        found = (
+            conn.execute(
+                select(table).where(*(table.c[name] == value for name, value in key.items()))
+            )
+            .mappings()
+            .one()
+        )
+        current = dict(found)
+    changes = {name: value for name, value in wanted(current).items() if current[name] != value}
+    if changes:
+        conn.execute(update(table).where(table.c.id == current["id"]).values(changes))
+    return int(current["id"])
+
+
+def record_launch(session: Session, message: c.LaunchMessage) -> Actor:
+    """Upsert Person, Course and Membership from a validated launch; the Actor to log in.
+
+    One read for the three rows; an insert for each one missing; an update only for what
+    changed (names, roles, course title, the date of the latest launch once in SEEN_EVERY)."""
+    now = utcnow()
+    mapping = map_roles(message.roles)
+    context_id = message.context_id if message.context_id is not None else NO_CONTEXT
+    conn = session.connection()
+    row = (
+        conn.execute(
+            _KNOWN,
+            {"platform_id": message.platform_id, "sub": message.sub, "context_id": context_id},
+        )
+        .mappings()
+        .one()
+    )
+    person_id = _upsert(
+        conn,
+        _P,
+        {"platform_id": message.platform_id, "sub": message.sub},
+        _part(row, "p_", _PERSON_NEW),
+        lambda current: _person_values(current, message, mapping.institution_admin, now),
+        _PERSON_NEW,
+    )
+    course_id = _upsert(
+        conn,
+        _C,
+        {"platform_id": message.platform_id, "context_id": context_id},
+        _part(row, "c_", _COURSE_NEW),
+        lambda current: _course_values(current, message, context_id),
+        _COURSE_NEW,
+    )
+    membership = _part(row, "m_", _MEMBERSHIP_NEW)
+    if row["p_id"] != person_id or row["c_id"] != course_id:
+        membership = None  # a row inserted just now has no membership yet
+    _upsert(
+        conn,
+        _M,
+        {"course_id": course_id, "person_id": person_id},
+        membership,
+        lambda current: _membership_values(current, mapping.role, message.roles, now),
+        _MEMBERSHIP_NEW,
+    )
     log.info(
         "launch accepted: platform=%s person=%s course=%s role=%s message=%s",
         message.platform_id,
-        person.id,
-        course.id,
+        person_id,
+        course_id,
         mapping.role.value,
         message.message_type,
     )
     return Actor(
-        person_id=person.id,
+        person_id=person_id,
         platform_id=message.platform_id,
-        course_id=course.id,
+        course_id=course_id,
         role=mapping.role,
         deployment_id=message.deployment_id,
         launch_id=message.resource_link_id or "",

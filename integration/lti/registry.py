@@ -57,65 +57,52 @@ class Registrations:
         self._ttl = ttl
         self._by_issuer: dict[str, tuple[float, int, tuple[PlatformEntry, ...]]] = {}
 
-    def for_issuer(self, issuer: str) -> tuple[PlatformEntry, ...]:
+    def for_issuer(self, issuer: str, db: Session | None = None) -> tuple[PlatformEntry, ...]:
+        """The issuer's registrations; when they must be read, in `db` if given (the
+        caller's transaction: on SQLite a second one would wait for it), else in a session
+        of their own."""
         now = time.monotonic()
         cached = self._by_issuer.get(issuer)
         if cached is not None and now - cached[0] < self._ttl and cached[1] == _generation:
             return cached[2]
         generation = _generation  # read before the database: a change during the read wins
-        entries = self._load(issuer)
+        if db is None:
+            with self._sessions() as own:
+                entries = self._load(own, issuer)
+        else:
+            entries = self._load(db, issuer)
         if len(self._by_issuer) >= MAX_ISSUERS:
             self._by_issuer.clear()
         self._by_issuer[issuer] = (now, generation, entries)
         return entries
 
-    def registrations(self, issuer: str) -> list[Registration]:
-        return [entry.registration for entry in self.for_issuer(issuer)]
-
-    def entry(self, issuer: str, platform_id: int) -> PlatformEntry | None:
-        for entry in self.for_issuer(issuer):
-            if entry.registration.platform_id == platform_id:
-                return entry
-        return None
-
-    def by_id(self, platform_id: int) -> PlatformEntry | None:
-        """A platform already cached by its issuer (None when not cached: read it yourself)."""
-        now = time.monotonic()
-        for loaded_at, generation, entries in list(self._by_issuer.values()):
-            if now - loaded_at >= self._ttl or generation != _generation:
-                continue
-            for entry in entries:
-                if entry.registration.platform_id == platform_id:
-                    return entry
-        return None
-
     def clear(self) -> None:
         self._by_issuer.clear()
 
-    def _load(self, issuer: str) -> tuple[PlatformEntry, ...]:
+    @staticmethod
+    def _load(session: Session, issuer: str) -> tuple[PlatformEntry, ...]:
         from ..moodle.connection import has_connection
 
-        with self._sessions() as session:
-            platforms = session.scalars(
-                select(Platform)
-                .where(Platform.issuer == issuer)
-                .options(selectinload(Platform.deployments))
-            ).all()
-            return tuple(
-                PlatformEntry(
-                    registration=Registration(
-                        platform_id=p.id,
-                        issuer=p.issuer,
-                        client_id=p.client_id,
-                        jwks_url=p.jwks_url,
-                        deployments=frozenset(d.deployment_id for d in p.deployments),
-                        active=p.active,
-                    ),
-                    auth_url=p.auth_url,
-                    moodle=has_connection(p),
-                )
-                for p in platforms
+        platforms = session.scalars(
+            select(Platform)
+            .where(Platform.issuer == issuer)
+            .options(selectinload(Platform.deployments))
+        ).all()
+        return tuple(
+            PlatformEntry(
+                registration=Registration(
+                    platform_id=p.id,
+                    issuer=p.issuer,
+                    client_id=p.client_id,
+                    jwks_url=p.jwks_url,
+                    deployments=frozenset(d.deployment_id for d in p.deployments),
+                    active=p.active,
+                ),
+                auth_url=p.auth_url,
+                moodle=has_connection(p),
             )
+            for p in platforms
+        )
 
 
 # --- invalidation: any commit in this process that touched a platform or a deployment ----
@@ -137,9 +124,10 @@ def _note_change(session: Session, _context: Any) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_bulk_change(state: Any) -> None:
-    if (state.is_update or state.is_delete) and state.bind_mapper is not None:
-        if state.bind_mapper.class_ in (Platform, Deployment):
-            state.session.info[_CHANGED] = True
+    mapper = state.bind_mapper
+    bulk = state.is_update or state.is_delete
+    if bulk and mapper is not None and mapper.class_ in (Platform, Deployment):
+        state.session.info[_CHANGED] = True
 
 
 @event.listens_for(Session, "after_commit")

@@ -20,12 +20,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
 from ..auth import Actor, cookie_policy, current_actor, login_actor
 from ..models import Role
 from . import claims as c
 from . import deep_linking, launch, registration
-from .context import lti_context
+from .context import LtiContext, lti_context
 from .errors import LaunchError
 from .roles import map_roles
 
@@ -108,11 +109,37 @@ def _cookie_matches(state: str) -> bool:
 
 @bp.post("/launch")
 def launch_view() -> ResponseReturnValue:
-    """The platform's form_post of an id_token (and the second step of postMessage storage)."""
+    """The platform's form_post of an id_token (and the second step of postMessage storage).
+
+    One transaction: the login read and consumed, the person recorded, the session record
+    written (launch.in_one_transaction); the pages that follow are built after it."""
     lti = lti_context()
     form = {k: v for k, v in request.form.items() if isinstance(v, str)}
+    outcome = launch.in_one_transaction(lti, lambda db: _launch(lti, form, db))
+    if isinstance(outcome, Response):
+        return outcome  # the postMessage storage step: nothing was written
+    pending, actor, bound = outcome
+    deep_link = pending.message.message_type == c.DEEP_LINKING_REQUEST
+    if not deep_link and pending.moodle:
+        _refresh_completions(actor)
+
+    if deep_link:
+        response = _deep_linking_page(pending.message)
+    elif bound == "cookie":
+        response = _no_store(redirect(HOME, code=303))
+    else:
+        response = _new_window_page(actor, check_session=bound == "storage")
+    if bound == "cookie":
+        response.delete_cookie(_state_cookie(pending.state), path="/lti/", **cookie_policy())
+    return response
+
+
+def _launch(
+    lti: LtiContext, form: dict[str, str], db: Session
+) -> Response | tuple[launch.PendingLaunch, Actor, str | None]:
+    """Inside the launch's transaction: check, bind to this browser, accept, sign in."""
     try:
-        pending = launch.check_launch(lti, form)
+        pending = launch.check_launch(lti, form, db=db)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed input, not a bug
         raise LaunchError(f"malformed launch: {type(exc).__name__}") from None
 
@@ -139,39 +166,21 @@ def launch_view() -> ResponseReturnValue:
         else:
             log.info("platform storage unavailable for this launch; offering a new window")
 
-    deep_link = pending.message.message_type == c.DEEP_LINKING_REQUEST
-    if deep_link:
-        _check_deep_linking(pending.message)
-    actor = launch.accept_launch(lti, pending)
+    if pending.message.message_type == c.DEEP_LINKING_REQUEST:
+        _check_deep_linking(pending.message, db)
+    actor = launch.accept_launch(lti, pending, db=db)
     if bound:
-        login_actor(actor)
-    if not deep_link:
-        _refresh_completions(actor)
-
-    if deep_link:
-        response = _deep_linking_page(pending.message)
-    elif bound == "cookie":
-        response = _no_store(redirect(HOME, code=303))
-    else:
-        response = _new_window_page(actor, check_session=bound == "storage")
-    if bound == "cookie":
-        response.delete_cookie(_state_cookie(pending.state), path="/lti/", **cookie_policy())
-    return response
+        login_actor(actor, db=db)
+    return pending, actor, bound
 
 
 def _refresh_completions(actor: Actor) -> None:
-    """Fetch the person's Moodle completions in the background; the page does not wait."""
-    from ..models import Platform
-    from ..moodle.connection import has_connection
+    """Fetch the person's Moodle completions in the background; the page does not wait.
+    Called only when the platform has a Moodle connection (the registrations' cache says)."""
     from ..moodle.refresh import refresh_person_async
     from ..runtime import current_runtime
 
-    runtime = current_runtime()
-    with runtime.sessions() as session:
-        platform = session.get(Platform, actor.platform_id)
-        if platform is None or not has_connection(platform):
-            return
-    refresh_person_async(runtime, actor.platform_id, actor.course_id, actor.person_id)
+    refresh_person_async(current_runtime(), actor.platform_id, actor.course_id, actor.person_id)
 
 
 def _new_window_page(actor: Actor, *, check_session: bool) -> Response:
@@ -254,7 +263,7 @@ def jwks() -> ResponseReturnValue:
 # --- deep linking -----------------------------------------------------------------------
 
 
-def _check_deep_linking(message: c.LaunchMessage) -> None:
+def _check_deep_linking(message: c.LaunchMessage, db: Session | None = None) -> None:
     """Refuse, before anything is recorded, what cannot end in a placed link."""
     if map_roles(message.roles).role is Role.CANDIDAT:
         raise LaunchError(
@@ -273,7 +282,7 @@ def _check_deep_linking(message: c.LaunchMessage) -> None:
         )
     try:
         deep_linking.check_return_url(
-            settings.get("deep_link_return_url"), _platform_origins(message.platform_id)
+            settings.get("deep_link_return_url"), _platform_origins(message.platform_id, db)
         )
     except ValueError as exc:
         raise LaunchError(
@@ -283,15 +292,18 @@ def _check_deep_linking(message: c.LaunchMessage) -> None:
         ) from None
 
 
-def _platform_origins(platform_id: int) -> set[str]:
-    """Where a platform lives: the origins of its issuer and of its login endpoint."""
+def _platform_origins(platform_id: int, db: Session | None = None) -> set[str]:
+    """Where a platform lives: the origins of its issuer and of its login endpoint (read in
+    the caller's transaction `db` when given: a second one would wait for it on SQLite)."""
     from ..models import Platform
 
-    with lti_context().sessions() as session:
-        platform = session.get(Platform, platform_id)
-        if platform is None:
-            return set()
-        found = {deep_linking.origin_of(platform.issuer), deep_linking.origin_of(platform.auth_url)}
+    if db is None:
+        with lti_context().sessions() as session:
+            return _platform_origins(platform_id, session)
+    platform = db.get(Platform, platform_id)
+    if platform is None:
+        return set()
+    found = {deep_linking.origin_of(platform.issuer), deep_linking.origin_of(platform.auth_url)}
     return {o for o in found if o}
 
 

@@ -2,10 +2,11 @@
 
 Run: python tests/bench/bench_lti.py [--runs N] [--launches N]
 
-First, token validation alone: both validate a Moodle-shaped id_token (the recorded student launch, re-signed) with the
-platform keys already in memory: signature, registration, deployment, message claims and
-nonce. Figures are the median CPU time (time.process_time) per validation. pylti1p3 is
-installed in a throw-away folder for this run only; without network it is skipped.
+First, token validation alone: both validate a Moodle-shaped id_token (the recorded
+student launch, re-signed) with the platform keys already in memory: signature,
+registration, deployment, message claims and nonce. Figures are the median CPU time
+(time.process_time) per validation. pylti1p3 is installed in a throw-away folder for this
+run only; without network it is skipped.
 
 Then the whole launch, side by side: POST /lti/launch through Flask's test client, Repères
 on SQLite (state and nonce consumed, person, course, membership and session record
@@ -355,6 +356,7 @@ def main() -> None:
         f"whole launch: Repères takes {wall / their_wall:.2f}x the time of pylti1p3 "
         f"(wall; CPU {cpu / their_cpu:.2f}x): {verdict} (target: no slower)"
     )
+
 
 if __name__ == "__main__":
     main()
