@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from integration.dossier import publication
+from integration.dossier import queue
 from integration.moodle import scheduler
 from integration.ops import background
 
@@ -13,7 +13,7 @@ def test_the_service_retries_storage_and_syncs_in_the_background(app, monkeypatc
     runtime = app.extensions["reperes"]
     drained, synced = threading.Event(), threading.Event()
     monkeypatch.setattr(background, "STORAGE_RETRY_SECONDS", 0.01)
-    monkeypatch.setattr(publication, "drain_pending_writes", lambda rt: drained.set())
+    monkeypatch.setattr(queue, "drain_pending_writes", lambda rt: drained.set())
 
     class FakeBackground:
         def stop(self) -> None:

@@ -24,14 +24,9 @@ from docx_templates import DEFAULT_TEMPLATE
 from integration import parcours as services
 from integration.cli import main
 from integration.db import transaction
-from integration.dossier.build import (
-    check_template_isolated,
-    context_for,
-    find_dossier,
-    generate_dossier,
-    set_platform_template,
-)
+from integration.dossier.build import context_for, find_dossier, generate_dossier
 from integration.dossier.publication import WRITTEN
+from integration.dossier.templates import check_template_isolated, set_platform_template
 from integration.models import Dossier, DossierTemplate, Evidence, PendingWrite, Task
 from integration.parcours.catalog import load_catalog
 from integration.parcours.files import MEDIUM_SIDE

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from integration import parcours as services
-from integration.dossier.build import gather
+from integration.dossier.context import gather
 from integration.models import Evidence, EvidenceKind, Recognition, Review, Tag, TaskSource, Verdict
 from integration.pages.board import Roster, course_board
 from integration.pages.grades import progress_of

@@ -26,17 +26,10 @@ from connectors.storage import Refused, Store, StoredFile, Unavailable
 from integration.cli import main
 from integration.db import transaction
 from integration.dossier.build import dossier_bytes, dossier_status, find_dossier, generate_dossier
-from integration.dossier.publication import (
-    BACKOFF,
-    QUEUED,
-    SUPERSEDED,
-    WRITTEN,
-    alternate_names,
-    clean_name,
-    drain_pending_writes,
-    ensure_folder,
-    person_name,
-)
+from integration.dossier.folders import alternate_names, clean_name, ensure_folder, person_name
+from integration.dossier.publication import QUEUED, SUPERSEDED, WRITTEN
+from integration.dossier.queue import drain_pending_writes
+from integration.dossier.writing import BACKOFF
 from integration.models import (
     Course,
     Dossier,
@@ -587,7 +580,7 @@ def test_nothing_is_shared_without_a_rule_for_nextcloud_user_names(
 
 
 def test_nextcloud_user_names_follow_the_platform_rule() -> None:
-    from integration.dossier.publication import nextcloud_user
+    from integration.dossier.shares import nextcloud_user
 
     person = Person(sub="moodle-42", username="nlefebvre", email="nadia.l@fde.example.org")
     assert nextcloud_user(person, "username") == "nlefebvre"

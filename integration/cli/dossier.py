@@ -85,7 +85,7 @@ def template(
 ) -> None:
     """Check a structure's Word template (.docx) and keep it for its platform."""
     from ..db import transaction
-    from ..dossier.build import clear_platform_template, set_platform_template
+    from ..dossier.templates import clear_platform_template, set_platform_template
 
     if use_default == (file is not None):
         raise click.UsageError("give a FILE, or --default (not both)")
@@ -112,7 +112,7 @@ def template(
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def check(timeout: float, file: Path) -> None:
     """Check a Word template without keeping it (e.g. the one REPERES_DOSSIER_TEMPLATE names)."""
-    from ..dossier.build import check_template_isolated
+    from ..dossier.templates import check_template_isolated
 
     problems = check_template_isolated(file.read_bytes(), timeout=timeout)
     if problems:
@@ -168,7 +168,7 @@ def storage() -> None:
 @pass_ctx
 def retry(cli: CliContext, retry_all: bool) -> None:
     """Try again the writes that failed (a store down, a quota full…)."""
-    from ..dossier.publication import drain_pending_writes
+    from ..dossier.queue import drain_pending_writes
 
     runtime = _ready(cli)
     report = drain_pending_writes(runtime, include_not_due=retry_all)
@@ -186,7 +186,7 @@ def retry(cli: CliContext, retry_all: bool) -> None:
 def pending(cli: CliContext) -> None:
     """List the writes waiting in the queue."""
     from ..db import transaction
-    from ..dossier.publication import pending_writes
+    from ..dossier.queue import pending_writes
 
     runtime = _ready(cli)
     with transaction(runtime.sessions) as session:

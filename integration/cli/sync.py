@@ -91,7 +91,7 @@ def sync_command(
         for error in report.errors:
             click.echo(f"  error: {error}", err=True)
     # The same run retries the dossier copies waiting for the shared storage.
-    from ..dossier.publication import drain_pending_writes
+    from ..dossier.queue import drain_pending_writes
 
     drained = drain_pending_writes(runtime)
     if drained.due or drained.written:

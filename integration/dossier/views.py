@@ -28,7 +28,6 @@ from ..errors import error_page
 from ..parcours.errors import ParcoursError
 from ..runtime import current_runtime
 from .build import (
-    DOCX_TYPE,
     DossierStatus,
     dossier_bytes,
     dossier_status,
@@ -37,7 +36,7 @@ from .build import (
     generate_dossier,
     person_of,
 )
-from .publication import person_name
+from .folders import DOCX_TYPE, person_name
 
 log = logging.getLogger(__name__)
 

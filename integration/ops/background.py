@@ -18,7 +18,7 @@ STORAGE_RETRY_SECONDS = 60.0
 
 
 def _retry_storage_forever(runtime: Runtime, stop: threading.Event) -> None:
-    from ..dossier.publication import drain_pending_writes
+    from ..dossier.queue import drain_pending_writes
 
     while not stop.wait(STORAGE_RETRY_SECONDS):
         try:

@@ -87,7 +87,7 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\[parameters: .*?\](?=\n|$)", re.S), "[parameters: hidden]"),
     (re.compile(r"(Key \([^)\n]*\)=)\([^\n]*?\)(?= |$|\n)"), r"\1(***)"),
     (re.compile(r"(Failing row contains )\([^\n]*\)"), r"\1(***)"),
-    # Shared storage: RAE/<course>/<Nom Prénom>/… names the person (dossier/publication.py).
+    # Shared storage: RAE/<course>/<Nom Prénom>/… names the person (dossier/folders.py).
     (re.compile(r"\bRAE/[^'\"\n]*"), "RAE/***"),
 )
 

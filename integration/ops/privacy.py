@@ -23,7 +23,7 @@ from connectors.storage import NotFound, StorageError, Store
 
 from .. import models as m
 from ..auth import end_sessions
-from ..dossier.publication import folder_paths
+from ..dossier.folders import folder_paths
 
 log = logging.getLogger(__name__)
 

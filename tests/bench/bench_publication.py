@@ -45,7 +45,8 @@ def _settings(work: Path, url: str):  # type: ignore[no-untyped-def]
 def prepare(work: Path, url: str, count: int, size: int, version: int) -> list[int]:
     """`count` candidats with one new dossier each, queued (as a generation leaves them)."""
     from integration.db import make_engine, transaction, upgrade
-    from integration.dossier.publication import ensure_folder, queue_dossier
+    from integration.dossier.folders import ensure_folder
+    from integration.dossier.publication import queue_dossier
     from integration.models import Dossier, Parcours, Role
     from integration.runtime import Runtime
     from tests.support.parcours import (
