@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import PrimaryKeyConstraint, Table, UniqueConstraint
 
 import integration.lti.models  # noqa: F401  (registers the LTI tables)
-from integration.models import Base
+import integration.models  # noqa: F401  (registers the tables)
+from integration.db import Base
 
 
 def _leading_columns(table: Table) -> set[str]:
