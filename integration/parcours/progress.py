@@ -5,7 +5,7 @@ Every view that says where a candidat stands reads this module: the candidat's
 the gradebook score and the Word dossier. It has two halves:
 
 - `load_facts` reads what is needed for one parcours or a whole course in a fixed number
-  of queries (five, whatever the number of candidats or activities), each scoped to the
+  of queries (four, whatever the number of candidats or activities), each scoped to the
   parcours' own activities, so a network-sized database costs no more than one course;
 - `decide` is a pure function from those facts and the chosen référentiels to the
   progress of one parcours: per compétence, its activities, its proof, the latest avis and
@@ -100,7 +100,7 @@ class Facts:
 
 
 def load_facts(session: Session, parcours_ids: Iterable[int]) -> Facts:
-    """Read the facts of these parcours in five queries, whatever their size.
+    """Read the facts of these parcours in four queries, whatever their size.
 
     Rights are the caller's business: pass only parcours the actor may see.
     """
@@ -109,19 +109,24 @@ def load_facts(session: Session, parcours_ids: Iterable[int]) -> Facts:
     if not ids:
         return facts
     live = select(Task.id).where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
-    files: dict[int, int] = dict(session.execute(
-        select(Evidence.task_id, func.count(Evidence.id))
-        .where(Evidence.task_id.in_(live), Evidence.deleted_at.is_(None),
+    # Each activity's files are counted beside it (a correlated count through the
+    # evidence.task_id index): a join of the evidence with the course's activities let
+    # PostgreSQL scan the whole network's evidence (issue 13, tests/bench/bench_network.py).
+    files = (
+        select(func.count(Evidence.id))
+        .where(Evidence.task_id == Task.id, Evidence.deleted_at.is_(None),
                Evidence.kind.in_([k.value for k in FILE_KINDS]))
-        .group_by(Evidence.task_id)
-    ).all())
-    for task_id, parcours_id, source, completed, updated in session.execute(
-        select(Task.id, Task.parcours_id, Task.source, Task.moodle_completed, Task.updated_at)
+        .correlate(Task)
+        .scalar_subquery()
+    )
+    for task_id, parcours_id, source, completed, updated, file_count in session.execute(
+        select(Task.id, Task.parcours_id, Task.source, Task.moodle_completed, Task.updated_at,
+               files)
         .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
         .order_by(Task.id)
     ):
         facts.activities[task_id] = ActivityFacts(
-            task_id, parcours_id, source, bool(completed), updated, files.get(task_id, 0))
+            task_id, parcours_id, source, bool(completed), updated, int(file_count or 0))
         facts.activities_of[parcours_id].append(task_id)
     for task_id, ref_id, version, code in session.execute(
         select(Tag.task_id, Tag.referentiel_id, Tag.referentiel_version, Tag.competence_code)
