@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import requests
 
@@ -18,11 +18,6 @@ from .connection import (
     ClientFactory,
     default_client_factory,
 )
-
-if TYPE_CHECKING:
-    pass
-
-
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -24,10 +23,6 @@ from ..models import (
     Task,
 )
 from .mapping import Address, parse_address_text
-
-if TYPE_CHECKING:
-    pass
-
 from .plan import EVIDENCE_KIND, Completion, EvidenceState, MappedModule, ParcoursState, TaskState
 
 # --------------------------------------------------------------------------- reading

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,11 +20,6 @@ from ..models import (
 from .connection import (
     match_fields,
 )
-
-if TYPE_CHECKING:
-    pass
-
-
 
 # --------------------------------------------------------------------------- people
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import TYPE_CHECKING
 
 from docx_templates.context import date_fr
 
@@ -14,11 +13,6 @@ from ..models import (
 )
 from ..platform_settings import DEFAULT_TIMEZONE, zone_named
 from .mapping import Address
-
-if TYPE_CHECKING:
-    pass
-
-
 
 EVIDENCE_KIND = EvidenceKind.MOODLE
 # The structure's calendar when none is given (a platform's own: PlatformSettings.zone).
@@ -149,8 +143,11 @@ def plan_person(
     modules: Mapping[int, MappedModule],
     completions: Mapping[int, Completion],
     has_code: Callable[[str, str, str], bool],
+    zone: tzinfo = LOCAL_TZ,
 ) -> PersonPlan:
     """What to write for one person so that stored tasks match Moodle (pure function).
+
+    Dates and captions are on the calendar of the structure (`zone`).
 
     ``completions`` holds the modules Moodle reported for a tracked person; a module
     it did not report (deleted, completion turned off) leaves its task as it is.
@@ -173,13 +170,12 @@ def plan_person(
             if task.completed is not True or task.completed_at != completion.completed_at:
                 change.completed = True
                 change.completed_at = completion.completed_at
-                old_day, new_day = local_date(task.completed_at), local_date(
-                    completion.completed_at
-                )
+                old_day = local_date(task.completed_at, zone)
+                new_day = local_date(completion.completed_at, zone)
                 if task.ended_on in (None, old_day) and task.ended_on != new_day:
                     change.ended_on = new_day
-                old_caption = completion_caption(task.completed_at)
-                new_caption = completion_caption(completion.completed_at)
+                old_caption = completion_caption(task.completed_at, zone)
+                new_caption = completion_caption(completion.completed_at, zone)
                 for evidence in task.evidence:
                     if (
                         not evidence.deleted
@@ -188,7 +184,7 @@ def plan_person(
                     ):
                         change.captions.append((evidence.id, new_caption))
             if not task.evidence:
-                change.add_evidence = completion_caption(completion.completed_at)
+                change.add_evidence = completion_caption(completion.completed_at, zone)
         elif completion is not None and task.completed is not False:
             change.completed = False
         change.add_tags = [

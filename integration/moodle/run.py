@@ -266,7 +266,9 @@ def _sync_course(
             continue
         completions = completions_from(outcome, modules)
         snapshot = states.get(target.person_id)
-        if snapshot is not None and plan_person(snapshot, modules, completions, codes).empty:
+        if snapshot is not None and plan_person(
+            snapshot, modules, completions, codes, course.zone
+        ).empty:
             continue  # nothing new: not even a transaction
         if snapshot is None and not any(c.complete for c in completions.values()):
             continue  # nothing to hold: no parcours to create

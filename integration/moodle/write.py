@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,7 @@ from ..models import (
     Parcours,
     ParcoursReferentiel,
     ParcoursStatus,
+    Platform,
     Tag,
     Task,
     TaskSource,
@@ -30,17 +31,15 @@ from ..models import (
 )
 from ..parcours.catalog import EVERY_PLATFORM, load_catalog
 from ..parcours.items import find_item
+from ..platform_settings import PlatformSettings
 from .connection import (
     moodle_course_id,
 )
-from .mapping import Address, address_text, course_offer
-
-if TYPE_CHECKING:
-    pass
-
 from .load import _aware, load_states
+from .mapping import Address, address_text, course_offer
 from .plan import (
     EVIDENCE_KIND,
+    LOCAL_TZ,
     Completion,
     MappedModule,
     NewTask,
@@ -64,6 +63,7 @@ class CourseInfo:
     title: str
     moodle_id: int | None
     default_ref: tuple[str, str] | None  # the course's référentiel when it offers one
+    zone: tzinfo = LOCAL_TZ  # the structure's calendar, for completion dates and captions
 
 
 class _Codes:
@@ -108,6 +108,7 @@ def _course_info(session: Session, course: Course, codes: _Codes) -> CourseInfo:
         title=course.title or course.label or f"cours {course.id}",
         moodle_id=moodle_course_id(course),
         default_ref=default_ref,
+        zone=PlatformSettings.of(session.get(Platform, course.platform_id)).zone,
     )
 
 
@@ -142,7 +143,7 @@ def write_person(
         person_id=person_id,
         chosen=dict([course.default_ref]) if course.default_ref else {},
     )
-    plan = plan_person(state, modules, completions, has_code)
+    plan = plan_person(state, modules, completions, has_code, course.zone)
     if plan.empty:
         return result
     parcours_id = state.id
@@ -151,7 +152,7 @@ def write_person(
         result.parcours_created = 1
 
     if plan.new_tasks:
-        _insert_tasks(session, parcours_id, plan.new_tasks, result)
+        _insert_tasks(session, parcours_id, plan.new_tasks, result, course.zone)
 
     for change in plan.changes:
         _apply_change(session, parcours_id, change, result)
@@ -201,7 +202,8 @@ def _create_parcours(session: Session, course: CourseInfo, person_id: int) -> in
 
 
 def _insert_tasks(
-    session: Session, parcours_id: int, new_tasks: Sequence[NewTask], result: WriteResult
+    session: Session, parcours_id: int, new_tasks: Sequence[NewTask], result: WriteResult,
+    zone: tzinfo = LOCAL_TZ,
 ) -> None:
     """Insert new tasks with their evidence, tags and history lines, a few statements in
     all (bulk INSERT … RETURNING): the first run on a large course writes many of them."""
@@ -216,7 +218,7 @@ def _insert_tasks(
                 "moodle_cmid": new.cmid,
                 "moodle_completed": True,
                 "moodle_completed_at": new.completed_at,
-                "ended_on": local_date(new.completed_at),
+                "ended_on": local_date(new.completed_at, zone),
                 "created_by_id": None,
                 "created_at": now,
                 "updated_at": now,
@@ -233,7 +235,7 @@ def _insert_tasks(
         task_id = task_ids[new.cmid]
         evidence_rows.append(
             {"task_id": task_id, "kind": EVIDENCE_KIND,
-             "caption": completion_caption(new.completed_at), "created_at": now}
+             "caption": completion_caption(new.completed_at, zone), "created_at": now}
         )
         tag_rows.extend(
             {"task_id": task_id, "referentiel_id": ref_id, "referentiel_version": version,
