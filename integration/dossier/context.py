@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,9 +50,6 @@ from ..parcours.access import parcours_for
 from ..parcours.progress import FILE_KINDS
 from ..platform_settings import PlatformSettings
 from .folders import person_name
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,11 +31,6 @@ from ..models import (
     Platform,
 )
 from ..platform_settings import PlatformSettings
-
-if TYPE_CHECKING:
-    pass
-
-
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ROOT_FOLDER = "RAE"

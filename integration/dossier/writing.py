@@ -22,7 +22,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from connectors.storage import (
     PreconditionFailed,
@@ -31,9 +30,6 @@ from connectors.storage import (
     StoredFile,
     join_path,
 )
-
-if TYPE_CHECKING:
-    pass
 
 from .folders import DOCX_TYPE, alternate_names, dossier_file_name
 
