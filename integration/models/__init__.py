@@ -20,6 +20,7 @@ from .operations import (
     ReferentielRecord,
 )
 from .parcours import (
+    ActivityComment,
     Evidence,
     HistoryEntry,
     Parcours,
@@ -28,7 +29,9 @@ from .parcours import (
     Recognition,
     Review,
     Tag,
+    TagProposal,
     Task,
+    TaskSeen,
 )
 from .people import (
     Course,
@@ -58,6 +61,7 @@ from .types import (
 )
 
 __all__ = [
+    "ActivityComment",
     "ActivityMapping",
     "AuditLine",
     "Course",
@@ -90,7 +94,9 @@ __all__ = [
     "SyncRun",
     "TZDateTime",
     "Tag",
+    "TagProposal",
     "Task",
+    "TaskSeen",
     "TaskSource",
     "Verdict",
     "utcnow",

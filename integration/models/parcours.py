@@ -253,3 +253,58 @@ class HistoryEntry(Base):
     at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
+
+
+# --- the accompagnateur's side: what they saw, said and proposed (issue 17) -------------
+
+
+class TaskSeen(Base):
+    """When an accompagnateur last looked at an activity (« À regarder » hides what is seen,
+    until the activity changes again)."""
+
+    __tablename__ = "task_seen"
+    __table_args__ = (UniqueConstraint("person_id", "task_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    seen_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class ActivityComment(Base):
+    """The accompagnateur's words on one activity, tagged with a compétence or not."""
+
+    __tablename__ = "activity_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    parcours_id: Mapped[int] = mapped_column(
+        ForeignKey("parcours.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
+    )
+    # The signature as it read when written (kept if the person is erased).
+    author_name: Mapped[str] = mapped_column(String(300), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class TagProposal(Base):
+    """A compétence the accompagnateur suggests for an activity; the candidat decides
+    (accepting makes the Tag, as the candidat's own)."""
+
+    __tablename__ = "tag_proposal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    referentiel_id: Mapped[str] = mapped_column(String(100))
+    referentiel_version: Mapped[str] = mapped_column(String(50))
+    competence_code: Mapped[str] = mapped_column(String(100))
+    proposed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None, index=True
+    )
+    proposed_by_name: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
+    accepted: Mapped[bool | None] = mapped_column(Boolean, default=None)

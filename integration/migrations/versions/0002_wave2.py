@@ -83,9 +83,75 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_session_record_person_id"), ["person_id"])
         batch_op.create_index(batch_op.f("ix_session_record_platform_id"), ["platform_id"])
         batch_op.create_index(batch_op.f("ix_session_record_expires_at"), ["expires_at"])
+    # The accompagnateur's day (issue 17): what each one saw, their words on an activity,
+    # the compétences they propose (the candidat decides).
+    op.create_table(
+        "task_seen",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"],
+                                name=op.f("fk_task_seen_person_id_person"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["task_id"], ["task.id"],
+                                name=op.f("fk_task_seen_task_id_task"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_task_seen")),
+        sa.UniqueConstraint("person_id", "task_id", name=op.f("uq_task_seen_person_id_task_id")),
+    )
+    with op.batch_alter_table("task_seen", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_task_seen_person_id"), ["person_id"])
+        batch_op.create_index(batch_op.f("ix_task_seen_task_id"), ["task_id"])
+    op.create_table(
+        "activity_comment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("parcours_id", sa.Integer(), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("author_name", sa.String(length=300), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["author_id"], ["person.id"],
+                                name=op.f("fk_activity_comment_author_id_person"),
+                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["parcours_id"], ["parcours.id"],
+                                name=op.f("fk_activity_comment_parcours_id_parcours"),
+                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["task_id"], ["task.id"],
+                                name=op.f("fk_activity_comment_task_id_task"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_activity_comment")),
+    )
+    with op.batch_alter_table("activity_comment", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_activity_comment_author_id"), ["author_id"])
+        batch_op.create_index(batch_op.f("ix_activity_comment_parcours_id"), ["parcours_id"])
+        batch_op.create_index(batch_op.f("ix_activity_comment_task_id"), ["task_id"])
+    op.create_table(
+        "tag_proposal",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("referentiel_id", sa.String(length=100), nullable=False),
+        sa.Column("referentiel_version", sa.String(length=50), nullable=False),
+        sa.Column("competence_code", sa.String(length=100), nullable=False),
+        sa.Column("proposed_by_id", sa.Integer(), nullable=True),
+        sa.Column("proposed_by_name", sa.String(length=300), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("accepted", sa.Boolean(), nullable=True),
+        sa.ForeignKeyConstraint(["proposed_by_id"], ["person.id"],
+                                name=op.f("fk_tag_proposal_proposed_by_id_person"),
+                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["task_id"], ["task.id"],
+                                name=op.f("fk_tag_proposal_task_id_task"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tag_proposal")),
+    )
+    with op.batch_alter_table("tag_proposal", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tag_proposal_proposed_by_id"), ["proposed_by_id"])
+        batch_op.create_index(batch_op.f("ix_tag_proposal_task_id"), ["task_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("tag_proposal")  # the accompagnateur's day (issue 17)
+    op.drop_table("activity_comment")
+    op.drop_table("task_seen")
     op.drop_table("session_record")  # sessions that can be revoked
     op.drop_index("ix_dossier_folder_share_pending", table_name="dossier_folder")
     op.drop_index("ix_dossier_folder_parent", table_name="dossier_folder")
