@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -40,6 +41,11 @@ class Parcours(Base):
     )
     jury_date: Mapped[date | None] = mapped_column(Date, default=None)
     projet: Mapped[str] = mapped_column(Text, default="")  # "ce que je veux faire ensuite"
+    # The accompagnateur may add « ce qui reste à montrer » to the dossier as an annex
+    # (issue 16); off by default: the candidat's dossier shows what the person can do.
+    dossier_remaining_annex: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     # Indexed: the retention finds the parcours closed long ago without a scan.
     closed_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
@@ -126,6 +132,8 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
     # Removing a task only hides it: what a person wrote is never lost (restore brings it back).
     deleted_at: Mapped[datetime | None] = mapped_column(TZDateTime(), default=None)
+    # « Ne pas mettre dans le dossier »: the candidat's choice only (issue 16); off by default.
+    out_of_dossier: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     parcours: Mapped[Parcours] = relationship(back_populates="tasks")

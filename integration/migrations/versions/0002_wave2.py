@@ -83,6 +83,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_session_record_person_id"), ["person_id"])
         batch_op.create_index(batch_op.f("ix_session_record_platform_id"), ["platform_id"])
         batch_op.create_index(batch_op.f("ix_session_record_expires_at"), ["expires_at"])
+    # Issue 16: « ne pas mettre dans le dossier » per activity (the candidat's choice), and
+    # the accompagnateur's « ce qui reste à montrer » annex per parcours; both off.
+    with op.batch_alter_table("task", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("out_of_dossier", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    with op.batch_alter_table("parcours", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("dossier_remaining_annex", sa.Boolean(), nullable=False,
+                                      server_default=sa.false()))
     # The accompagnateur's day (issue 17): what each one saw, their words on an activity,
     # the compétences they propose (the candidat decides).
     op.create_table(
@@ -149,6 +158,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("parcours", schema=None) as batch_op:  # issue 16
+        batch_op.drop_column("dossier_remaining_annex")
+    with op.batch_alter_table("task", schema=None) as batch_op:
+        batch_op.drop_column("out_of_dossier")
     op.drop_table("tag_proposal")  # the accompagnateur's day (issue 17)
     op.drop_table("activity_comment")
     op.drop_table("task_seen")
