@@ -148,3 +148,101 @@ def test_an_expired_referentiel_stays_readable_for_a_parcours_that_uses_it(
     assert chosen.status_code == 303, text_of(chosen)[:500]
     page = text_of(samira.get("/moi/referentiel"))
     assert "recevoir les réclamations courantes" in page
+
+
+# The same export with a successor whose second compétence is worded differently: moving a
+# parcours carries the identical one over and lists the other.
+MOVED_EXPORT = EXPORT.replace(
+    "<LIBELLE>Recevoir et suivre les commandes</LIBELLE>\n"
+    "      <LISTE_COMPETENCES>- Réceptionner\n- Stocker</LISTE_COMPETENCES>\n"
+    "    </BLOC_COMPETENCES></BLOCS_COMPETENCES>\n  </FICHE>\n</FICHES>",
+    "<LIBELLE>Recevoir et suivre les commandes</LIBELLE>\n"
+    "      <LISTE_COMPETENCES>- Réceptionner\n- Stocker les produits\n- Étiqueter"
+    "</LISTE_COMPETENCES>\n"
+    "    </BLOC_COMPETENCES></BLOCS_COMPETENCES>\n  </FICHE>\n</FICHES>",
+)
+
+
+def test_an_export_with_an_expired_fiche_and_its_successor_moves_a_parcours_when_asked(
+    demo_app: Flask,
+) -> None:
+    from sqlalchemy import select
+
+    from integration.models import HistoryEntry, Parcours, ParcoursReferentiel, Person, Tag, Task
+    from tests.test_pages_support import db_of, post
+
+    assert "Stocker les produits" in MOVED_EXPORT
+    olivier = launched(demo_app, "coordinateur")
+    imported = post(olivier, "/cours/referentiels/importer",
+                    {"fichier": (io.BytesIO(MOVED_EXPORT.encode()), "export.xml")},
+                    token_from="/cours/referentiels", content_type="multipart/form-data")
+    assert imported.status_code == 303, text_of(imported)[:800]
+
+    # What the coordinateur is told: no longer delivered, and the successor held here.
+    page = text_of(olivier.get("/cours/referentiels"))
+    assert "n'est plus délivré après le 31/08/2025" in page
+    assert "Le remplaçant : Equipier polyvalent du commerce (p1~RNCP40994@2025-09-01)" in page
+
+    # A parcours tagged against the old fiche before it expired.
+    samira = launched(demo_app, "candidat1")
+    assert samira.get("/moi").status_code == 200
+    old_key, new_key = "p1~RNCP34947@2020-09-01", "p1~RNCP40994@2025-09-01"
+    with db_of(demo_app) as db:
+        parcours = db.scalars(select(Parcours).join(Person).where(
+            Person.sub == "demo-samira")).one()
+        parcours.referentiels.append(ParcoursReferentiel(
+            referentiel_id="p1~RNCP34947", referentiel_version="2020-09-01"))
+        task = Task(parcours=parcours, title="Je range la réserve", source="workplace")
+        db.add(task)
+        db.flush()
+        for code in ("RNCP34947BC01-C1", "RNCP34947BC01-C2"):
+            db.add(Tag(task_id=task.id, referentiel_id="p1~RNCP34947",
+                       referentiel_version="2020-09-01", competence_code=code))
+        parcours_id, task_id = parcours.id, task.id
+
+    # Nothing moves by itself: the parcours keeps its version and stays readable.
+    page = text_of(samira.get("/moi/referentiel"))
+    assert "Réceptionner" in page and "Stocker" in page
+
+    # The coordinateur sees what moving would do, before anything changes.
+    page = text_of(olivier.get("/cours/referentiels/versions"))
+    assert "Samira" in page and "n'est plus délivré après le 31/08/2025" in page
+    assert "1 lien repris" in page and "1 lien à revoir" in page
+    assert "RNCP34947BC01-C2 « Stocker »" in page
+
+    # Nobody else may move it: an accompagnateur, the candidat.
+    for other in (launched(demo_app, "accompagnatrice"), samira):
+        refused = post(other, "/cours/referentiels/versions",
+                       {"parcours": str(parcours_id), "ancien": old_key, "nouveau": new_key})
+        assert refused.status_code in (403, 404)
+    with db_of(demo_app) as db:
+        row = db.scalars(select(ParcoursReferentiel).where(
+            ParcoursReferentiel.parcours_id == parcours_id)).one()
+        assert (row.referentiel_id, row.referentiel_version) == ("p1~RNCP34947", "2020-09-01")
+
+    moved = post(olivier, "/cours/referentiels/versions",
+                 {"parcours": str(parcours_id), "ancien": old_key, "nouveau": new_key},
+                 token_from="/cours/referentiels/versions")
+    assert moved.status_code == 303
+    told = text_of(olivier.get(moved.headers["Location"]))
+    assert "1 lien(s) repris" in told and "RNCP34947BC01-C2 « Stocker »" in told
+
+    with db_of(demo_app) as db:
+        row = db.scalars(select(ParcoursReferentiel).where(
+            ParcoursReferentiel.parcours_id == parcours_id)).one()
+        assert (row.referentiel_id, row.referentiel_version) == ("p1~RNCP40994", "2025-09-01")
+        tags = {(t.referentiel_id, t.referentiel_version, t.competence_code) for t in
+                db.scalars(select(Tag).where(Tag.task_id == task_id))}
+        assert tags == {("p1~RNCP40994", "2025-09-01", "RNCP40994BC01-C1"),
+                        ("p1~RNCP34947", "2020-09-01", "RNCP34947BC01-C2")}
+        entry = db.scalars(select(HistoryEntry).where(
+            HistoryEntry.parcours_id == parcours_id,
+            HistoryEntry.action == "referentiels.moved")).one()
+        assert entry.detail["old"] == old_key and entry.detail["new"] == new_key
+        assert entry.detail["carried"] == 1 and entry.detail["left"] == ["RNCP34947BC01-C2 (1)"]
+
+    # The candidat's page now reads the new version; the untouched tag is kept.
+    page = text_of(samira.get("/moi/referentiel"))
+    assert "Stocker les produits" in page and "Étiqueter" in page
+    # Nothing left to move.
+    assert "Aucun parcours de ce cours" in text_of(olivier.get("/cours/referentiels/versions"))

@@ -10,7 +10,13 @@ as well as in a window of its own. Views are thin (see `web.py`).
 
 from __future__ import annotations
 
-from . import accompagnateur, candidat, coordinateur, shared  # noqa: F401  (routes)
+from . import (  # noqa: F401  (routes)
+    accompagnateur,
+    candidat,
+    coordinateur,
+    referentiel_versions,
+    shared,
+)
 from .web import bp
 
 __all__ = ["bp"]

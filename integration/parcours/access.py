@@ -176,3 +176,43 @@ def course_followed_by(session: Session, actor: Actor, course_id: int) -> Course
     if not holds_accompagnateur_role(session, actor.person_id, course.id):
         raise NotFound(NOT_FOUND_COURSE)
     return course
+
+
+def require_coordinateur(actor: Actor, message: str) -> None:
+    """Forbidden unless the actor is the coordinateur (call it after the visibility lookup)."""
+    if actor.role is not Role.COORDINATEUR:
+        raise Forbidden(message)
+
+
+def may_choose_course_referentiels(actor: Actor, accompagnateurs_allowed: bool) -> bool:
+    """Who chooses the référentiels a course offers: the coordinateur; an accompagnateur
+    too when the coordinateur allows it (the platform setting
+    `accompagnateurs_choose_referentiels`). Never a candidat."""
+    if actor.role is Role.COORDINATEUR:
+        return True
+    return actor.role is Role.ACCOMPAGNATEUR and accompagnateurs_allowed
+
+
+# --- the accompagnateur's words on an activity, and the compétences they propose (issue 17) ---
+
+ACCOMPAGNATEUR_ONLY_FEEDBACK = (
+    "Seul un accompagnateur du cours commente une activité ou propose une compétence."
+)
+CANDIDAT_DECIDES = "C’est le candidat qui dit oui ou non à une compétence proposée."
+
+
+def require_may_give_feedback(actor: Actor, parcours: Parcours) -> None:
+    """Comment an activity, propose a compétence, mark it seen: an accompagnateur (or a
+    coordinateur) who sees the parcours. Call after the visibility lookup."""
+    require_accompagnateur(actor, ACCOMPAGNATEUR_ONLY_FEEDBACK)
+
+
+def require_may_decide_proposal(actor: Actor, parcours: Parcours) -> None:
+    """Accept or decline a proposed compétence: the candidat whose parcours it is."""
+    require_own_words(actor, parcours, CANDIDAT_DECIDES)
+
+
+def may_read_feedback(actor: Actor, parcours: Parcours) -> bool:
+    """The comments and proposals of an activity are read by whoever sees the parcours:
+    its candidat, and the accompagnateurs who follow it (visibility is checked first)."""
+    return actor.role in ACCOMPAGNATEUR_ROLES or may_change_own_words(actor, parcours)
