@@ -20,17 +20,27 @@ every request that reached the server.
 from __future__ import annotations
 
 import json
-import re
 import socketserver
 import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fake_moodle_answers import (  # noqa: F401 - the fake's public names
+    ROLE_IDS,
+    FakeCourse,
+    FakeModule,
+    FakeUser,
+    MoodleAnswers,
+    _missing_record,
+    _MoodleException,
+    _unflatten,
+)
 
 REST_PATH = "/webservice/rest/server.php"
 
@@ -60,83 +70,6 @@ def recorded_bytes(name: str) -> bytes:
     return (recorded_dir() / filename).read_bytes()
 
 
-# ---------------------------------------------------------------- state
-
-ROLE_IDS = {"manager": 1, "editingteacher": 3, "teacher": 4, "student": 5}
-RULE_DESCRIPTIONS = {
-    "completionview": "View",
-    "completionsubmit": "Make a submission",
-    "completionusegrade": "Receive a grade",
-    "completionpassgrade": "Receive a passing grade",
-}
-MODPLURALS = {
-    "page": "Pages",
-    "label": "Text and media areas",
-    "assign": "Assignments",
-    "quiz": "Quizzes",
-    "lti": "External tools",
-    "forum": "Forums",
-    "url": "URLs",
-    "resource": "Files",
-}
-ASSIGN_NO_ACCESS = "No access rights in module context"
-
-
-@dataclass
-class FakeModule:
-    """A course module. ``completion``: 0 none, 1 manual, 2 automatic (with ``rule``)."""
-
-    cmid: int
-    name: str
-    modname: str = "page"
-    instance: int | None = None  # defaults to the cmid
-    section: int = 1
-    completion: int = 1
-    rule: str | None = None  # automatic rule, e.g. "completionview"
-    visible: bool = True
-
-    def __post_init__(self) -> None:
-        if self.instance is None:
-            self.instance = self.cmid
-        if self.completion == 2 and self.rule is None:
-            self.rule = "completionsubmit" if self.modname == "assign" else "completionview"
-
-
-@dataclass
-class FakeCourse:
-    id: int
-    fullname: str
-    shortname: str
-    modules: list[FakeModule] = field(default_factory=list)
-    criteria: list[int] = field(default_factory=list)  # cmids required for course completion
-    enrolments: dict[int, str] = field(default_factory=dict)  # userid -> role shortname
-
-
-@dataclass
-class FakeUser:
-    id: int
-    username: str
-    firstname: str = ""
-    lastname: str = ""
-    email: str = ""
-    idnumber: str = ""
-    suspended: bool = False
-
-    @property
-    def fullname(self) -> str:
-        return f"{self.firstname} {self.lastname}".strip() or self.username
-
-
-@dataclass
-class FakeSubmission:
-    id: int
-    assignmentid: int
-    userid: int
-    status: str
-    timecreated: int
-    timemodified: int
-
-
 @dataclass(frozen=True)
 class FakeCall:
     """One request that reached the fake (token left out)."""
@@ -146,70 +79,7 @@ class FakeCall:
     outcome: str  # "ok", "error:<errorcode>", "http:503", "closed"
 
 
-class _MoodleException(Exception):
-    def __init__(
-        self, exception: str, errorcode: str, message: str, debuginfo: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.body: dict[str, Any] = {
-            "exception": exception,
-            "errorcode": errorcode,
-            "message": message,
-        }
-        if debuginfo is not None:
-            self.body["debuginfo"] = debuginfo
-
-
-def _missing_record(table: str, value: Any) -> _MoodleException:
-    return _MoodleException(
-        "dml_missing_record_exception",
-        "invalidrecord",
-        f"Can't find data record in database table {table}.",
-        f"SELECT * FROM {{{table}}} WHERE id = ?\n[array (\n  0 => {value!r},\n)]",
-    )
-
-
-def _invalid_parameter(debuginfo: str) -> _MoodleException:
-    return _MoodleException(
-        "invalid_parameter_exception",
-        "invalidparameter",
-        "Invalid parameter value detected",
-        debuginfo,
-    )
-
-
-def _unflatten(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """PHP-style form fields (``options[0][name]``) back to nested dicts and lists."""
-    root: dict[str, Any] = {}
-    for key, value in pairs:
-        match = re.fullmatch(r"([^\[\]]+)((?:\[[^\[\]]*\])*)", key)
-        if not match:
-            root[key] = value
-            continue
-        path = [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))]
-        node = root
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[path[-1]] = value
-    return {key: _listify(value) for key, value in root.items()}
-
-
-def _listify(node: Any) -> Any:
-    if not isinstance(node, dict):
-        return node
-    converted = {key: _listify(value) for key, value in node.items()}
-    if converted and all(key.isdigit() for key in converted):
-        return [converted[key] for key in sorted(converted, key=int)]
-    return converted
-
-
-# ---------------------------------------------------------------- the fake
-
-
-class FakeMoodle:
+class FakeMoodle(MoodleAnswers):
     """A fake Moodle REST server on 127.0.0.1 and a random port (context manager)."""
 
     FUNCTIONS = (
@@ -217,8 +87,6 @@ class FakeMoodle:
         "core_enrol_get_enrolled_users",
         "core_course_get_contents",
         "core_completion_get_activities_completion_status",
-        "core_completion_get_course_completion_status",
-        "mod_assign_get_submissions",
         "core_competency_list_course_module_competencies",
         "core_user_get_users_by_field",
     )
@@ -243,7 +111,6 @@ class FakeMoodle:
         self.courses: dict[int, FakeCourse] = {}
         self.users: dict[int, FakeUser] = {self.ws_user.id: self.ws_user}
         self.completions: dict[tuple[int, int], tuple[int, int]] = {}  # (userid, cmid)
-        self.submissions: list[FakeSubmission] = []
         self.module_competencies: dict[int, list[dict[str, Any]]] = {}
         self.calls: list[FakeCall] = []
         self._outage: str | None = None
@@ -338,26 +205,6 @@ class FakeMoodle:
         with self._lock:
             when = 0 if state == 0 else (self.now if timecompleted is None else timecompleted)
             self.completions[(userid, cmid)] = (state, when)
-
-    def set_course_criteria(self, courseid: int, cmids: Iterable[int]) -> None:
-        """Require these modules for course completion (none: ``nocriteriaset``)."""
-        with self._lock:
-            self.courses[courseid].criteria = list(cmids)
-
-    def add_submission(
-        self,
-        assignmentid: int,
-        userid: int,
-        status: str = "submitted",
-        timemodified: int | None = None,
-    ) -> FakeSubmission:
-        with self._lock:
-            when = self.now if timemodified is None else timemodified
-            submission = FakeSubmission(
-                len(self.submissions) + 1, assignmentid, userid, status, when, when
-            )
-            self.submissions.append(submission)
-            return submission
 
     def link_competency(
         self,
@@ -512,384 +359,6 @@ class FakeMoodle:
                     self._errors[index] = (name, body, times - 1)
             exc = _MoodleException(body["exception"], body["errorcode"], body["message"])
             raise exc
-
-    # ------------------------------------------------------------ parameters
-
-    @staticmethod
-    def _int(fields: Mapping[str, Any], name: str) -> int:
-        if name not in fields:
-            raise _invalid_parameter(f"Missing required key in single structure: {name}")
-        try:
-            return int(fields[name])
-        except (TypeError, ValueError):
-            raise _invalid_parameter(
-                f"{name} => Invalid parameter value detected: Invalid external api parameter: "
-                f'the value is "{fields[name]}", the server was expecting "int" type'
-            ) from None
-
-    def _course(self, courseid: int) -> FakeCourse:
-        course = self.courses.get(courseid)
-        if course is None:
-            raise _missing_record("course", courseid)
-        return course
-
-    def _user(self, userid: int) -> FakeUser:
-        user = self.users.get(userid)
-        if user is None:
-            raise _missing_record("user", userid)
-        return user
-
-    # ------------------------------------------------------------ shapes
-
-    def _module_url(self, module: FakeModule) -> str:
-        return f"{self.url}/mod/{module.modname}/view.php?id={module.cmid}"
-
-    def _completion_fields(self, userid: int, module: FakeModule, tracked: bool) -> dict[str, Any]:
-        state, when = self.completions.get((userid, module.cmid), (0, 0))
-        if not tracked:
-            state, when = 0, 0
-        details = []
-        if module.completion == 2 and module.rule:
-            details.append(
-                {
-                    "rulename": module.rule,
-                    "rulevalue": {
-                        "status": 1 if state in (1, 2) else 0,
-                        "description": RULE_DESCRIPTIONS.get(module.rule, module.rule),
-                    },
-                }
-            )
-        return {
-            "state": state,
-            "timecompleted": when,
-            "overrideby": None,
-            "valueused": False,
-            "hascompletion": True,
-            "isautomatic": module.completion == 2,
-            "istrackeduser": tracked,
-            "uservisible": module.visible,
-            "details": details,
-        }
-
-    def _module(self, module: FakeModule) -> dict[str, Any]:
-        raw: dict[str, Any] = {"id": module.cmid}
-        if module.modname != "label":
-            raw["url"] = self._module_url(module)
-        raw["name"] = module.name
-        raw["instance"] = module.instance
-        raw["contextid"] = 100 + module.cmid
-        if module.modname == "label":
-            raw["description"] = f'<div class="no-overflow"><p>{module.name}</p></div>'
-        raw.update(
-            {
-                "visible": int(module.visible),
-                "uservisible": module.visible,
-                "visibleoncoursepage": 1,
-                "modicon": f"{self.url}/theme/image.php/boost/{module.modname}/1/monologo",
-                "modname": module.modname,
-                "modplural": MODPLURALS.get(module.modname, module.modname.capitalize() + "s"),
-                "availability": None,
-                "indent": 0,
-                "onclick": "",
-                "afterlink": None,
-                "customdata": '""',
-                "noviewlink": module.modname == "label",
-                "completion": module.completion,
-            }
-        )
-        if module.completion:
-            # Read with the web-service account, which is not a tracked user.
-            raw["completiondata"] = self._completion_fields(self.ws_user.id, module, False)
-        raw.update({"downloadcontent": 1, "dates": [], "groupmode": 0})
-        return raw
-
-    def _user_details(self, user: FakeUser, course: FakeCourse | None = None) -> dict[str, Any]:
-        raw: dict[str, Any] = {
-            "id": user.id,
-            "username": user.username,
-            "firstname": user.firstname,
-            "lastname": user.lastname,
-            "fullname": user.fullname,
-            "email": user.email,
-            "department": "",
-            "idnumber": user.idnumber,
-            "firstaccess": 0,
-            "lastaccess": 0,
-        }
-        if course is not None:
-            role = course.enrolments[user.id]
-            raw.update(
-                {
-                    "lastcourseaccess": 0,
-                    "city": "Lyon",
-                    "country": "FR",
-                    "profileimageurlsmall": f"{self.url}/theme/image.php/boost/core/1/u/f2",
-                    "profileimageurl": f"{self.url}/theme/image.php/boost/core/1/u/f1",
-                    "roles": [
-                        {
-                            "roleid": ROLE_IDS.get(role, 5),
-                            "name": "",
-                            "shortname": role,
-                            "sortorder": 0,
-                        }
-                    ],
-                    "enrolledcourses": [
-                        {"id": c.id, "fullname": c.fullname, "shortname": c.shortname}
-                        for c in self.courses.values()
-                        if user.id in c.enrolments
-                    ],
-                }
-            )
-        else:
-            raw.update(
-                {
-                    "auth": "manual",
-                    "suspended": user.suspended,
-                    "confirmed": True,
-                    "lang": "en",
-                    "theme": "",
-                    "timezone": "99",
-                    "mailformat": 1,
-                    "city": "Lyon",
-                    "country": "FR",
-                    "profileimageurlsmall": f"{self.url}/theme/image.php/boost/core/1/u/f2",
-                    "profileimageurl": f"{self.url}/theme/image.php/boost/core/1/u/f1",
-                }
-            )
-        return raw
-
-    # ------------------------------------------------------------ functions
-
-    def _ws_core_webservice_get_site_info(self, fields: dict[str, Any]) -> Any:
-        user = self.ws_user
-        return {
-            "sitename": "Fake Moodle",
-            "username": user.username,
-            "firstname": user.firstname,
-            "lastname": user.lastname,
-            "fullname": user.fullname,
-            "lang": "en",
-            "userid": user.id,
-            "siteurl": self.url,
-            "userpictureurl": f"{self.url}/theme/image.php/boost/core/1/u/f1",
-            "functions": [
-                {"name": name, "version": "2023100900"} for name in sorted(self.functions)
-            ],
-            "downloadfiles": 1,
-            "uploadfiles": 0,
-            "release": "4.3 (Build: 20231009)",
-            "version": "2023100900",
-            "mobilecssurl": "",
-            "advancedfeatures": [{"name": "enablecompletion", "value": 1}],
-            "usercanmanageownfiles": True,
-            "userquota": 104857600,
-            "usermaxuploadfilesize": 67108864,
-            "userhomepage": 1,
-            "userprivateaccesskey": "0" * 32,
-            "siteid": 1,
-            "sitecalendartype": "gregorian",
-            "usercalendartype": "gregorian",
-            "userissiteadmin": False,
-            "theme": "boost",
-            "limitconcurrentlogins": 0,
-        }
-
-    def _ws_core_course_get_contents(self, fields: dict[str, Any]) -> Any:
-        course = self._course(self._int(fields, "courseid"))
-        last = max([m.section for m in course.modules], default=0)
-        return [
-            {
-                "id": number + 1,
-                "name": "General" if number == 0 else f"Topic {number}",
-                "visible": 1,
-                "summary": "",
-                "summaryformat": 1,
-                "section": number,
-                "hiddenbynumsections": 0,
-                "uservisible": True,
-                "modules": [self._module(m) for m in course.modules if m.section == number],
-            }
-            for number in range(last + 1)
-        ]
-
-    def _ws_core_enrol_get_enrolled_users(self, fields: dict[str, Any]) -> Any:
-        course = self._course(self._int(fields, "courseid"))
-        options = {
-            str(o.get("name")): o.get("value")
-            for o in fields.get("options", [])
-            if isinstance(o, dict)
-        }
-        limitfrom = int(options.get("limitfrom") or 0)
-        limitnumber = int(options.get("limitnumber") or 0)
-        wanted = [f for f in str(options.get("userfields") or "").split(",") if f]
-        userids = sorted(course.enrolments)
-        userids = userids[limitfrom : limitfrom + limitnumber if limitnumber else None]
-        answer = []
-        for userid in userids:
-            raw = self._user_details(self.users[userid], course)
-            if wanted:
-                raw = {key: value for key, value in raw.items() if key == "id" or key in wanted}
-            answer.append(raw)
-        return answer
-
-    def _ws_core_completion_get_activities_completion_status(self, fields: dict[str, Any]) -> Any:
-        course = self._course(self._int(fields, "courseid"))
-        user = self._user(self._int(fields, "userid"))
-        tracked = course.enrolments.get(user.id) == "student"
-        statuses = []
-        for module in course.modules:
-            if not module.completion:
-                continue
-            status = {
-                "cmid": module.cmid,
-                "modname": module.modname,
-                "instance": module.instance,
-                "tracking": module.completion,
-            }
-            completion = self._completion_fields(user.id, module, tracked)
-            status["state"] = completion.pop("state")
-            status["timecompleted"] = completion.pop("timecompleted")
-            # Keep Moodle's key order: cmid, modname, instance, state, timecompleted, tracking…
-            ordered = {
-                key: status[key]
-                for key in ("cmid", "modname", "instance", "state", "timecompleted", "tracking")
-            }
-            statuses.append({**ordered, **completion})
-        return {"statuses": statuses, "warnings": []}
-
-    def _ws_core_completion_get_course_completion_status(self, fields: dict[str, Any]) -> Any:
-        course = self._course(self._int(fields, "courseid"))
-        user = self._user(self._int(fields, "userid"))
-        if course.enrolments.get(user.id) != "student":
-            raise _MoodleException(
-                "moodle_exception", "usernotenroled", "User is not enrolled in this course"
-            )
-        if not course.criteria:
-            raise _MoodleException(
-                "moodle_exception", "nocriteriaset", "No completion criteria set for this course"
-            )
-        modules = {m.cmid: m for m in course.modules}
-        completions = []
-        for cmid in course.criteria:
-            module = modules[cmid]
-            state, when = self.completions.get((user.id, cmid), (0, 0))
-            done = state in (1, 2)
-            completions.append(
-                {
-                    "type": 4,
-                    "title": "Activity completion",
-                    "status": "Yes" if done else "No",
-                    "complete": done,
-                    "timecompleted": when if done else None,
-                    "details": {
-                        "type": "Activity completion",
-                        "criteria": module.name
-                        if module.modname == "label"
-                        else f'<a href="{self._module_url(module)}">{module.name}</a>',
-                        "requirement": "Marking yourself complete"
-                        if module.completion == 1
-                        else "",
-                        "status": "",
-                    },
-                }
-            )
-        return {
-            "completionstatus": {
-                "completed": all(c["complete"] for c in completions),
-                "aggregation": 1,
-                "completions": completions,
-            },
-            "warnings": [],
-        }
-
-    def _ws_mod_assign_get_submissions(self, fields: dict[str, Any]) -> Any:
-        ids = fields.get("assignmentids")
-        if not isinstance(ids, list) or not ids:
-            raise _invalid_parameter("Missing required key in single structure: assignmentids")
-        since = int(fields.get("since") or 0)
-        before = int(fields.get("before") or 0)
-        status = str(fields.get("status") or "")
-        known = {
-            m.instance for c in self.courses.values() for m in c.modules if m.modname == "assign"
-        }
-        assignments, warnings = [], []
-        for assignmentid in (int(i) for i in ids):
-            if assignmentid not in known:
-                warnings.append(
-                    {
-                        "item": "assignment",
-                        "itemid": assignmentid,
-                        "warningcode": "1",
-                        "message": ASSIGN_NO_ACCESS,
-                    }
-                )
-                continue
-            submissions = [
-                self._submission(s)
-                for s in self.submissions
-                if s.assignmentid == assignmentid
-                and (not since or s.timemodified >= since)
-                and (not before or s.timemodified <= before)
-                and (not status or s.status == status)
-            ]
-            assignments.append({"assignmentid": assignmentid, "submissions": submissions})
-        return {"assignments": assignments, "warnings": warnings}
-
-    @staticmethod
-    def _submission(submission: FakeSubmission) -> dict[str, Any]:
-        return {
-            "id": submission.id,
-            "userid": submission.userid,
-            "attemptnumber": 0,
-            "timecreated": submission.timecreated,
-            "timemodified": submission.timemodified,
-            "timestarted": None,
-            "status": submission.status,
-            "groupid": 0,
-            "plugins": [
-                {
-                    "type": "onlinetext",
-                    "name": "Online text",
-                    "fileareas": [{"area": "submissions_onlinetext", "files": []}],
-                    "editorfields": [
-                        {
-                            "name": "onlinetext",
-                            "description": "Online text submissions",
-                            "text": "",
-                            "format": 0,
-                        }
-                    ],
-                },
-                {"type": "comments", "name": "Submission comments"},
-            ],
-            "gradingstatus": "notgraded",
-        }
-
-    def _ws_core_competency_list_course_module_competencies(self, fields: dict[str, Any]) -> Any:
-        cmid = self._int(fields, "cmid")
-        if not any(m.cmid == cmid for c in self.courses.values() for m in c.modules):
-            raise _missing_record("course_modules", cmid)
-        if not self.competencies_enabled:
-            raise _MoodleException(
-                "moodle_exception", "competenciesarenotenabled", "Competencies are not enabled"
-            )
-        return list(self.module_competencies.get(cmid, []))
-
-    def _ws_core_user_get_users_by_field(self, fields: dict[str, Any]) -> Any:
-        field_name = str(fields.get("field", ""))
-        if field_name not in ("id", "idnumber", "username", "email"):
-            raise _MoodleException(
-                "coding_exception",
-                "codingerror",
-                "Coding error detected, it must be fixed by a programmer: invalid field parameter",
-                f"The search field '{field_name}' is not supported, "
-                "look at the web service documentation",
-            )
-        values = {str(v).lower() for v in fields.get("values", [])}
-        found = [
-            user for user in self.users.values() if str(getattr(user, field_name)).lower() in values
-        ]
-        return [self._user_details(user) for user in sorted(found, key=lambda u: u.id)]
 
 
 # ---------------------------------------------------------------- HTTP
