@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (routes)
     accompagnateur,
     candidat,
     coordinateur,
+    referentiel_entry,
     referentiel_versions,
     shared,
 )
