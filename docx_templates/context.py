@@ -96,10 +96,17 @@ class TemplatePhoto(TypedDict):
     illisible: Annotated[bool, "Vrai si le fichier de la photo n'a pas pu être lu."]
 
 
+class OtherProof(TypedDict):
+    """A proof the dossier cannot print (a voice note, a document): named, so the jury asks."""
+
+    sorte: Annotated[str, "« Note vocale » ou « Document »."]
+    nom: Annotated[str, "Son nom : la légende du candidat, ou le nom du fichier."]
+
+
 class Task(TypedDict):
     """A work situation (activité réalisée), in the candidat's words."""
 
-    titre: Annotated[str, "Le titre de la tâche, ex. « Je trie les dons à la recyclerie »."]
+    titre: Annotated[str, "Le titre de l'activité, ex. « Je trie les dons à la recyclerie »."]
     description: Annotated[
         str, "Ce que je fais, dans mes mots (les retours à la ligne sont gardés)."
     ]
@@ -113,11 +120,17 @@ class Task(TypedDict):
         str, "« workplace » (au travail), « coursework » (en formation) ou « moodle »."
     ]
     source_libelle: Annotated[str, "La source en mots simples : « Au travail », « En formation »…"]
-    photos: Annotated[list[Photo], "Les photos de la tâche."]
+    photos: Annotated[list[Photo], "Les photos de l'activité."]
+    autres_preuves: NotRequired[
+        Annotated[
+            list[OtherProof],
+            "Les notes vocales et les documents de l'activité (nommés : ils ne s'impriment pas).",
+        ]
+    ]
     commentaire: NotRequired[
         Annotated[
             str,
-            "Ce que le candidat dit de cette tâche pour cette compétence (son commentaire), "
+            "Ce que le candidat dit de cette activité pour cette compétence (son commentaire), "
             "ou vide.",
         ]
     ]
@@ -144,9 +157,9 @@ class Competence(TypedDict):
     code: Annotated[str, "Code de la compétence dans le référentiel."]
     intitule: Annotated[str, "Intitulé officiel, tel que le jury le lit."]
     falc: Annotated[str, "La même chose en mots simples (FALC), ou vide."]
-    nb_taches: Annotated[int, "Nombre de tâches rattachées à la compétence."]
+    nb_taches: Annotated[int, "Nombre d'activités rattachées à la compétence."]
     nb_preuves: Annotated[int, "Nombre de preuves (photos, fichiers, modules)."]
-    taches: Annotated[list[Task], "Les situations de travail qui la montrent."]
+    taches: Annotated[list[Task], "Les activités (situations de travail) qui la montrent."]
     modules: Annotated[
         list[TrainingModule], "Les modules de formation terminés qui s'y rattachent."
     ]
@@ -165,7 +178,7 @@ class Bloc(TypedDict):
 
 
 class RemainingItem(TypedDict):
-    """A compétence still to show (no task yet, or reviewed « non » / « partiellement »)."""
+    """A compétence still to show (no activité yet, or reviewed « non » / « partiellement »)."""
 
     code: Annotated[str, "Code de la compétence."]
     intitule: Annotated[str, "Intitulé officiel."]
@@ -181,7 +194,19 @@ class DossierContext(TypedDict):
     referentiels: Annotated[list[Referentiel], "Les référentiels visés."]
     modalite: Annotated[Modalite, "La modalité de reconnaissance choisie."]
     blocs: Annotated[list[Bloc], "La grille de positionnement : blocs, puis compétences."]
-    reste_a_montrer: Annotated[list[RemainingItem], "Ce qui reste à montrer."]
+    autres_activites: NotRequired[
+        Annotated[
+            list[Task],
+            "« Ce que je fais aussi » : les activités qui ne sont rattachées à aucune compétence.",
+        ]
+    ]
+    formation: NotRequired[
+        Annotated[list[TrainingModule], "Tous les modules de formation terminés (Moodle)."]
+    ]
+    reste_a_montrer: Annotated[
+        list[RemainingItem],
+        "Ce qui reste à montrer : vide, sauf si l'accompagnateur l'ajoute en annexe.",
+    ]
     projet: Annotated[str, "Mon projet : ce que je veux faire ensuite, dans mes mots."]
     generated_at: Annotated[str, "Date et heure où le dossier a été créé, en toutes lettres."]
     dossier_version: Annotated[int, "Numéro de version du dossier (1, 2, 3…)."]

@@ -26,6 +26,7 @@ from docx_templates.context import (
     Bloc,
     Competence,
     DossierContext,
+    OtherProof,
     Photo,
     Referentiel,
     RemainingItem,
@@ -47,6 +48,8 @@ def sample_photo(scene: str, size: tuple[int, int] = (800, 600)) -> bytes:
         "locaux": ((240, 240, 235), (200, 190, 170), (70, 140, 200)),
         "poireaux": ((150, 200, 240), (110, 80, 50), (60, 150, 60)),
         "paillage": ((170, 210, 240), (120, 90, 60), (210, 180, 90)),
+        "poubelles": ((225, 225, 215), (80, 110, 80), (40, 90, 40)),
+        "draps": ((235, 235, 240), (190, 190, 200), (250, 250, 250)),
     }
     sky, ground, things = palettes.get(scene, palettes["dons"])
     w, h = size
@@ -83,6 +86,7 @@ def _task(
     source: str = "workplace",
     photos: tuple[tuple[str, str], ...] = (),
     commentaire: str = "",
+    voice_notes: tuple[str, ...] = (),
 ) -> Task:
     return Task(
         titre=titre,
@@ -96,6 +100,7 @@ def _task(
         source=source,
         source_libelle=SOURCE_LIBELLES[source],
         photos=[Photo(data=sample_photo(scene), legende=legende) for scene, legende in photos],
+        autres_preuves=[OtherProof(sorte="Note vocale", nom=nom) for nom in voice_notes],
         commentaire=commentaire,
     )
 
@@ -141,6 +146,7 @@ def sample_context() -> DossierContext:
         frequence="Deux fois par semaine",
         date_debut="mars 2023",
         photos=(("dons", "Les caisses de dons du mardi, avant le tri"),),
+        voice_notes=("Comment j'explique le tri aux bénévoles",),
     )
     reserve = _task(
         "Je range la réserve",
@@ -207,6 +213,44 @@ def sample_context() -> DossierContext:
         photos=(("paillage", "Une planche paillée"),),
     )
 
+    # Activities tied to no compétence yet: in the dossier all the same (« Ce que je fais aussi »).
+    autres = [
+        _task(
+            "Je sors les poubelles",
+            "Le lundi et le jeudi soir, je sors les bacs.\nJe trie le carton à part.",
+            lieu="La cour de la Fabrique",
+            comment="Je vérifie que le couvercle ferme.",
+            avec_quoi="Les bacs à roulettes",
+            frequence="Deux fois par semaine",
+            date_debut="septembre 2022",
+            photos=(("poubelles", "Les bacs sortis, le carton à part"),),
+        ),
+        _task(
+            "Je plie les draps de la laverie",
+            "Je plie les draps à deux, bien au carré, et je les range par taille.",
+            lieu="La laverie solidaire",
+            comment="",
+            avec_quoi="",
+            frequence="Le vendredi",
+            date_debut="janvier 2024",
+            photos=(("draps", ""),),
+        ),
+        _task(
+            "Je lave les vitres du magasin",
+            "",
+            lieu="La vitrine de la recyclerie",
+            comment="Avec la raclette, de haut en bas.",
+            avec_quoi="Raclette, mouilleur, seau",
+            frequence="Une fois par mois",
+            date_debut="mai 2023",
+            voice_notes=("Je raconte comment je fais les vitres",),
+        ),
+    ]
+    formation = [
+        TrainingModule(nom="Protéger les cultures sans pesticides", date="20 janvier 2025"),
+        TrainingModule(nom="Les bases de l'inventaire", date="12 février 2025"),
+        TrainingModule(nom="Gestes et postures", date="3 octobre 2024"),
+    ]
     referentiels = [
         Referentiel(
             id="TP-AM-2014-historique",
@@ -336,20 +380,6 @@ def sample_context() -> DossierContext:
             revue=_review(""),
         ),
     ]
-    reste = [
-        RemainingItem(
-            code="1.4",
-            intitule="Préparer et réaliser les inventaires des produits en stock.",
-            falc="Je compte ce qu'il y a en stock",
-            note="Pas encore de tâche : prendre en photo la feuille de comptage de la réserve.",
-        ),
-        RemainingItem(
-            code="BC02-2",
-            intitule="Protéger les végétaux des parasites, maladies et adventices",
-            falc="Je protège les plantes des maladies et des mauvaises herbes",
-            note="Raconter ce que je fais quand une plante est malade.",
-        ),
-    ]
     return DossierContext(
         candidat={
             "nom": "Delattre",
@@ -361,7 +391,11 @@ def sample_context() -> DossierContext:
         referentiels=referentiels,
         modalite=MODALITES["concret"],
         blocs=blocs,
-        reste_a_montrer=reste,
+        autres_activites=autres,
+        formation=formation,
+        # What remains goes to the accompagnateur's view; in the dossier only as an annex
+        # the accompagnateur adds (`sample_remaining`).
+        reste_a_montrer=[],
         projet=(
             "Je veux continuer à la recyclerie et passer le titre d'agent magasinier.\n"
             "Plus tard, j'aimerais m'occuper du magasin d'une ressourcerie."
@@ -369,6 +403,24 @@ def sample_context() -> DossierContext:
         generated_at=date_fr(dt.datetime(2025, 3, 14, 10, 30)),
         dossier_version=3,
     )
+
+
+def sample_remaining() -> list[RemainingItem]:
+    """The annex « ce qui reste à montrer » of the sample, when the accompagnateur adds it."""
+    return [
+        RemainingItem(
+            code="1.4",
+            intitule="Préparer et réaliser les inventaires des produits en stock.",
+            falc="Je compte ce qu'il y a en stock",
+            note="Pas encore d'activité : prendre en photo la feuille de comptage de la réserve.",
+        ),
+        RemainingItem(
+            code="BC02-2",
+            intitule="Protéger les végétaux des parasites, maladies et adventices",
+            falc="Je protège les plantes des maladies et des mauvaises herbes",
+            note="Raconter ce que je fais quand une plante est malade.",
+        ),
+    ]
 
 
 #: Every kind of trouble a free-text field can bring: XML specials and Jinja-looking

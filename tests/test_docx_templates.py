@@ -96,8 +96,16 @@ def test_candidat_dossier_holds_their_work_in_their_words(rendered: bytes) -> No
             assert c["revue"]["commentaire"] in text
         for module in c["modules"]:
             assert module["nom"] in text
-    for item in ctx["reste_a_montrer"]:
-        assert item["note"] in text
+    # Every activity is there: those tied to no compétence under « Ce que je fais aussi ».
+    for task in ctx["autres_activites"]:
+        assert task["titre"] in text
+    assert "Ce que je fais aussi" in text
+    for module in ctx["formation"]:
+        assert module["nom"] in text
+    assert "Note vocale : « Je raconte comment je fais les vitres »" in text
+    # What remains goes to the accompagnateur's view, not into the candidat's dossier.
+    assert "Ce qui reste à montrer" not in text and "Pas encore d'activité" not in text
+    assert "Tâche" not in text and "tâche" not in text.replace("ordre des tâches", "")
     assert "Je montre ce que je fais" in text
     assert "RNCP37875" in text
     assert "ressourcerie" in text  # the projet
@@ -141,14 +149,18 @@ def test_header_carries_the_candidat_name(rendered: bytes) -> None:
 
 def test_photos_are_in_the_document_once_each(rendered: bytes) -> None:
     ctx = sample_context()
-    distinct = {p["data"] for c in competences(dict(ctx)) for t in c["taches"] for p in t["photos"]}
+    tasks = [t for c in competences(dict(ctx)) for t in c["taches"]] + ctx["autres_activites"]
+    distinct = {p["data"] for t in tasks for p in t["photos"]}
     # The « dons » task shows under two compétences: its photo is stored once.
-    assert len(media(rendered)) == len(distinct) == 5
+    assert len(media(rendered)) == len(distinct) == 7
     document = opened(rendered)
     inline = document.inline_shapes
-    assert len(inline) == 6
+    assert len(inline) == 8
     assert all(abs(shape.width.cm - 8.0) < 0.01 for shape in inline)
-    assert "Photo : Les caisses de dons du mardi, avant le tri" in all_text(document)
+    captions = [p.text for p in document.paragraphs if p.style.name == "Caption"]
+    assert "Les caisses de dons du mardi, avant le tri" in captions
+    # A photo without caption gets no caption line (« Photo : » alone was printed).
+    assert len(captions) == 7 and all(c.strip() for c in captions)
 
 
 def test_accompagnateur_edits_the_dossier_in_word(rendered: bytes) -> None:
@@ -163,14 +175,24 @@ def test_accompagnateur_edits_the_dossier_in_word(rendered: bytes) -> None:
     assert "Ajout de l'accompagnatrice" in all_text(again)
 
 
-def test_word_updates_table_of_contents_and_page_numbers_on_open(rendered: bytes) -> None:
+def test_the_contents_list_is_written_and_its_page_numbers_are_fields(rendered: bytes) -> None:
     with zipfile.ZipFile(io.BytesIO(rendered)) as zf:
         settings = zf.read("word/settings.xml").decode()
         body = zf.read("word/document.xml").decode()
         footers = "".join(zf.read(n).decode() for n in zf.namelist() if "footer" in n)
     assert '<w:updateFields w:val="true"/>' in settings
-    assert "TOC \\o" in body
     assert "PAGE" in footers and "NUMPAGES" in footers
+    document = opened(rendered)
+    entries = [p.text.split("\t")[0] for p in document.paragraphs
+               if p.style.name.startswith("Sommaire")]
+    assert entries[:3] == ["Moi et ma structure", "Le diplôme que je vise", "Mon positionnement"]
+    for bloc in sample_context()["blocs"]:
+        assert (bloc["falc"] or bloc["intitule"]) in entries
+    assert "Ce que je fais aussi" in entries and "Pour le jury" in entries
+    # Each entry's page points to a bookmark of the same name in the body.
+    for mark in re.findall(r"PAGEREF (\w+)", body):
+        assert f'w:name="{mark}"' in body
+    assert "Mettre à jour" not in all_text(document)  # no instruction instead of contents
 
 
 def test_default_template_uses_real_word_styles(rendered: bytes) -> None:
@@ -182,11 +204,29 @@ def test_default_template_uses_real_word_styles(rendered: bytes) -> None:
 
 def test_positionnement_grid_lists_every_competence(rendered: bytes) -> None:
     document = opened(rendered)
-    grid = next(t for t in document.tables if t.rows[0].cells[0].text == "Code")
-    codes = [row.cells[0].text for row in grid.rows[1:]]
-    expected = [c["code"] for c in competences(dict(sample_context()))]
-    assert [c for c in codes if c in expected] == expected
-    assert "Partiellement" in [row.cells[5].text for row in grid.rows]
+    grid = next(t for t in document.tables
+                if t.rows[0].cells[0].text == "Ce que dit le référentiel")
+    names = [row.cells[0].text for row in grid.rows[1:]]
+    expected = [c["intitule"] for c in competences(dict(sample_context()))]
+    assert [c for c in names if c in expected] == expected
+    assert "Partiellement" in [row.cells[4].text for row in grid.rows]
+    assert [c.text for c in grid.rows[0].cells][2] == "Activités"
+    # The codes are in the jury's annex, in a column of their own.
+    codes = next(t for t in document.tables if t.rows[0].cells[0].text == "Code")
+    assert [c["code"] for c in competences(dict(sample_context()))] == [
+        row.cells[0].text for row in codes.rows[1:]
+        if row.cells[0].text in {c["code"] for c in competences(dict(sample_context()))}]
+
+
+def test_the_accompagnateurs_annex_shows_what_remains_when_added() -> None:
+    from docx_templates.samples import sample_remaining
+
+    ctx = sample_context()
+    ctx["reste_a_montrer"] = sample_remaining()
+    text = all_text(opened(render(DEFAULT_TEMPLATE, ctx)))
+    assert "Annexe : ce qui reste à montrer" in text
+    for item in ctx["reste_a_montrer"]:
+        assert item["note"] in text
 
 
 # --- what the candidat writes never breaks the document ----------------------------------
@@ -258,8 +298,8 @@ def test_unreadable_photo_is_shown_as_such(photo: Any) -> None:
     data = render(DEFAULT_TEMPLATE, ctx)
     text = all_text(opened(data))
     assert "[photo illisible]" in text
-    assert "Photo : la bonne" in text
-    assert len(media(data)) == 6  # the 5 sample photos and the good one
+    assert "la bonne" in text
+    assert len(media(data)) == 8  # the 7 sample photos and the good one
 
 
 def test_phone_photo_too_big_is_reduced_at_render() -> None:
