@@ -146,8 +146,9 @@ def publish_dossier(
         usual = join_path(plan.folder_path, dossier_file_name(plan.name))
         message = ""
         if written.path != usual:
+            edited_name = (written.edited or usual).rsplit("/", 1)[-1]
             message = (
-                f"Quelqu’un a changé « {dossier_file_name(plan.name)} » dans {where}. "
+                f"Quelqu’un a changé « {edited_name} » dans {where}. "
                 f"Ses changements sont gardés. Le nouveau dossier s’appelle "
                 f"« {written.path.rsplit('/', 1)[-1]} »."
             )
@@ -212,6 +213,7 @@ def _plan(
             .where(Dossier.parcours_id == dossier.parcours_id, Dossier.state == WRITTEN)
             .order_by(Dossier.id)
         ):
+            remembered.pop(path, None)  # newest last: a path written again moves down
             remembered[path] = Remembered(etag, size, checksum)
         return _Plan(
             parcours_id=dossier.parcours_id,

@@ -6,8 +6,9 @@ rows). Before writing again it looks at the file:
 - still what Repères wrote: replaced, with ``If-Match`` (never without);
 - already the new bytes (our previous write arrived but its answer was lost): kept;
 - anything else (someone edited it in Word or in Nextcloud): left untouched, and the new
-  dossier goes beside it, as « … (version du 12-03-2027).docx » (then with the time,
-  then a number), and the page says so.
+  dossier goes beside it: first into a dated copy Repères wrote before and nobody edited
+  since (the newest first), else as « … (version du 12-03-2027).docx » (then with the
+  time, then a number), and the page names the edited file.
 
 A conditional PUT closes the gap between the look and the write: a 412 means someone
 wrote in between, which is handled as an edit. Nextcloud may answer the same ETag after
@@ -67,6 +68,8 @@ class _Kind(Enum):
 class Written:
     path: str
     etag: str | None
+    #: The edited file the new dossier went beside: the newest one Repères wrote, or "".
+    edited: str = ""
 
 
 def _read_digest(store: Store, path: str, data: bytes) -> tuple[str, bool, int]:
@@ -159,17 +162,37 @@ def write_dossier_file(
     *,
     after_failure: bool = False,
 ) -> Written:
-    """Write the dossier at its usual name, or beside an edited one (see module docstring)."""
+    """Write the dossier at its usual name, or beside an edited one (see module docstring).
+
+    `remembered` lists what Repères wrote, oldest first (dict order): its earlier dated
+    copies are tried, newest first, before a new name is made.
+    """
     checksum = hashlib.sha256(data).hexdigest()
     usual = join_path(folder, dossier_file_name(name))
-    for file_name in (dossier_file_name(name), *alternate_names(name, when)):
-        path = join_path(folder, file_name)
+    new_names = [join_path(folder, n) for n in alternate_names(name, when)]
+    own_copies = [path for path in reversed(remembered)
+                  if path != usual and _is_dated_copy(path, folder, name)]
+    edited: list[str] = []
+    for path in dict.fromkeys([usual, *own_copies, *new_names]):
         written = _try_path(store, path, data, checksum, remembered.get(path),
                             after_failure=after_failure)
-        if written is not None:
-            if path != usual:
-                log.info("dossier written beside an edited file: %s", path)
-            return written
+        if written is None:
+            edited.append(path)
+            continue
+        if path != usual:
+            log.info("dossier written beside an edited file: %s", path)
+            return Written(written.path, written.etag, _newest_edited(edited, remembered))
+        return written
     raise StorageError(f"{store.describe()}: no free name for the dossier in {folder!r}")
 
 
+def _is_dated_copy(path: str, folder: str, name: str) -> bool:
+    """Whether `path` is one of the « … (version du …) » names of this dossier."""
+    stem = join_path(folder, dossier_file_name(name)).removesuffix(".docx")
+    return path.startswith(f"{stem} (version du ") and path.endswith(".docx")
+
+
+def _newest_edited(edited: list[str], remembered: dict[str, Remembered]) -> str:
+    """The edited file people most likely opened: the newest one Repères had written."""
+    ours = [path for path in reversed(remembered) if path in edited]
+    return ours[0] if ours else (edited[0] if edited else "")
