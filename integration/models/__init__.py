@@ -8,6 +8,7 @@ every table (Alembic and the tests rely on it); its names are the domain's inter
 
 from __future__ import annotations
 
+from .candidat import Draft, Handoff
 from .moodle import (
     MAPPING_CONFIRMED,
     MAPPING_REJECTED,
@@ -66,11 +67,13 @@ __all__ = [
     "AuditLine",
     "Course",
     "Deployment",
+    "Draft",
     "Dossier",
     "DossierFolder",
     "DossierState",
     "DossierTemplate",
     "Evidence",
+    "Handoff",
     "EvidenceKind",
     "HistoryEntry",
     "Lock",

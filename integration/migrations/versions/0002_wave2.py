@@ -156,8 +156,66 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_tag_proposal_proposed_by_id"), ["proposed_by_id"])
         batch_op.create_index(batch_op.f("ix_tag_proposal_task_id"), ["task_id"])
 
+    # The candidat's journey (issue 15): drafts kept as the person types, the one-time
+    # hand-off to the person's phone (only digests kept).
+    op.create_table(
+        "draft",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("platform_id", sa.Integer(), nullable=False),
+        sa.Column("course_id", sa.Integer(), nullable=False),
+        sa.Column("form_key", sa.String(length=100), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["course_id"], ["course.id"],
+                                name=op.f("fk_draft_course_id_course"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"],
+                                name=op.f("fk_draft_person_id_person"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["platform_id"], ["platform.id"],
+                                name=op.f("fk_draft_platform_id_platform"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_draft")),
+        sa.UniqueConstraint("person_id", "course_id", "form_key",
+                            name=op.f("uq_draft_person_id_course_id_form_key")),
+    )
+    with op.batch_alter_table("draft", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_draft_course_id"), ["course_id"])
+        batch_op.create_index(batch_op.f("ix_draft_person_id"), ["person_id"])
+        batch_op.create_index(batch_op.f("ix_draft_platform_id"), ["platform_id"])
+    op.create_table(
+        "handoff",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_digest", sa.String(length=64), nullable=False),
+        sa.Column("code_digest", sa.String(length=64), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("platform_id", sa.Integer(), nullable=False),
+        sa.Column("course_id", sa.Integer(), nullable=False),
+        sa.Column("session_digest", sa.String(length=64), nullable=False),
+        sa.Column("actor", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("phone_digest", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(["course_id"], ["course.id"],
+                                name=op.f("fk_handoff_course_id_course"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"],
+                                name=op.f("fk_handoff_person_id_person"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["platform_id"], ["platform.id"],
+                                name=op.f("fk_handoff_platform_id_platform"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_handoff")),
+        sa.UniqueConstraint("code_digest", name=op.f("uq_handoff_code_digest")),
+        sa.UniqueConstraint("token_digest", name=op.f("uq_handoff_token_digest")),
+    )
+    with op.batch_alter_table("handoff", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_handoff_course_id"), ["course_id"])
+        batch_op.create_index(batch_op.f("ix_handoff_person_id"), ["person_id"])
+        batch_op.create_index(batch_op.f("ix_handoff_platform_id"), ["platform_id"])
+        batch_op.create_index(batch_op.f("ix_handoff_session_digest"), ["session_digest"])
+        batch_op.create_index(batch_op.f("ix_handoff_phone_digest"), ["phone_digest"])
+
 
 def downgrade() -> None:
+    op.drop_table("handoff")  # the candidat's journey (issue 15)
+    op.drop_table("draft")
     with op.batch_alter_table("parcours", schema=None) as batch_op:  # issue 16
         batch_op.drop_column("dossier_remaining_annex")
     with op.batch_alter_table("task", schema=None) as batch_op:
