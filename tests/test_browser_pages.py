@@ -102,7 +102,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             try:
-                yield World(base, browser, Axe(), story={"photo": tmp / "atelier.jpg"})
+                yield World(base, browser, Axe(), story={"photo": tmp / "atelier.jpg",
+                                                          "app": holder["app"]})
             finally:
                 browser.close()
     finally:
