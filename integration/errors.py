@@ -14,13 +14,13 @@ log = logging.getLogger(__name__)
 # Plain French for people; each says what to do next.
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("La demande n’est pas correcte.", "Revenez en arrière et réessayez."),
-    401: ("Vous n’êtes pas connecté.", "Relancez Repères depuis votre cours Moodle."),
+    401: ("Vous n’êtes plus connecté.", "Rouvrez Repères depuis votre cours Moodle."),
     403: ("Vous n’avez pas accès à cette page.", "Relancez Repères depuis votre cours Moodle."),
     404: ("Cette page n’existe pas.", "Revenez à l’accueil de Repères."),
     405: ("Cette action n’est pas possible ici.", "Revenez en arrière."),
     409: ("Quelqu’un a changé cette fiche en même temps.", "Rechargez la page et réessayez."),
     413: ("Le fichier est trop gros.", "Choisissez une photo plus petite."),
-    415: ("Ce type de fichier n’est pas accepté.", "Envoyez une photo (JPEG, PNG) ou un PDF."),
+    415: ("Ce type de fichier n’est pas accepté.", "Envoyez une photo ou un document."),
     422: ("Des informations manquent ou ne sont pas correctes.", "Corrigez et réessayez."),
     429: ("Trop de demandes.", "Attendez une minute et réessayez."),
     500: ("Un problème est arrivé de notre côté.", "Réessayez dans un moment."),
@@ -50,7 +50,8 @@ def error_page(status: int, detail: str | None = None) -> ResponseReturnValue:
     title, advice = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
     if wants_problem_json():
         return problem(status, title, detail or advice)
-    html = render_template("error.html", status=status, title=title, advice=detail or advice)
+    html = render_template("error.html", status=status, title=title, advice=detail or advice,
+                           signed_out=status == 401)
     return html, status
 
 

@@ -35,3 +35,29 @@ PICTOS: dict[str, str] = {
 
 def is_picto(key: str) -> bool:
     return key in PICTOS
+
+
+# A picture per métier family (issue 15): the candidat sees their métier by its picture,
+# not by a book for every métier. Keys are pictograms above; words are looked for in the
+# référentiel's title (lowercase, accents kept as written in the data).
+METIER_FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("proprete", "nettoyer", ("propreté", "proprete", "hygiène", "nettoyage", "entretien")),
+    ("espaces-verts", "planter", ("paysag", "espaces verts", "jardin", "maraîch", "horticol",
+                                  "agricole")),
+    ("restauration", "cuisiner", ("restauration", "cuisin", "commis", "production culinaire",
+                                  "plonge")),
+    ("logistique", "emballer", ("logisti", "préparat", "cariste", "entrepôt", "magasinier")),
+    ("commerce", "vendre", ("commerce", "vente", "vendeur", "commercial")),
+    ("couture", "coudre", ("couture", "retouche", "textile")),
+    ("reparation", "reparer", ("mécani", "maintenance", "réparation", "garage")),
+    ("batiment", "construire", ("bâtiment", "maçon", "peintre", "menuis")),
+)
+
+
+def metier_picto(title: str) -> str:
+    """The pictogram of a métier's family from its title; `referentiel` when none fits."""
+    lowered = title.lower()
+    for _family, picto, words in METIER_FAMILIES:
+        if any(word in lowered for word in words):
+            return picto
+    return "referentiel"

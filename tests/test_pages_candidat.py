@@ -36,7 +36,7 @@ def add_task(client: FlaskClient, title: str = "Je range les vêtements en rayon
     response = post(client, "/moi/activites/nouvelle", data, token_from="/moi/activites/nouvelle",
                     content_type="multipart/form-data")
     assert response.status_code == 303, text_of(response)[:3000]
-    found = re.search(r"/moi/activites/(\d+)$", response.headers["Location"])
+    found = re.search(r"/moi/activites/(\d+)/competences\?nouvelle=1$", response.headers["Location"])
     assert found
     return int(found.group(1))
 
@@ -65,7 +65,7 @@ def test_a_launch_brings_the_candidat_to_their_own_space(demo_client: FlaskClien
 def test_without_a_launch_the_pages_say_to_start_from_moodle(client: FlaskClient):
     response = client.get("/moi")
     assert response.status_code == 401
-    assert "Relancez Repères depuis votre cours Moodle" in text_of(response)
+    assert "Rouvrez Repères depuis votre cours Moodle" in text_of(response)
 
 
 def test_a_candidat_chooses_a_referentiel_among_those_in_force(demo_client: FlaskClient):
@@ -144,16 +144,20 @@ def test_a_huge_text_is_refused_with_its_limit_and_kept(demo_app: Flask):
     assert task_count(demo_app) == 0
 
 
-def test_a_file_that_is_not_a_photo_is_refused_and_nothing_is_half_saved(demo_app: Flask):
+def test_a_file_that_is_not_a_photo_is_refused_and_the_words_are_kept(demo_app: Flask):
+    """A refused photo never costs the words (issue 15): the activity is saved, the next
+    screen says which photo was refused and why."""
     candidat = launched(demo_app)
     response = post(candidat, "/moi/activites/nouvelle",
                     {"title": "Je couds un ourlet", "file": (BytesIO(b"not a photo"), "x.jpg")},
                     token_from="/moi/activites/nouvelle", content_type="multipart/form-data")
-    assert response.status_code == 415
-    text = text_of(response)
-    assert "Ce fichier n’est pas accepté" in text
-    assert 'value="Je couds un ourlet"' in text
-    assert task_count(demo_app) == 0
+    assert response.status_code == 303
+    text = text_of(candidat.get(response.headers["Location"]))
+    assert "La photo n’est pas gardée : Ce fichier n’est pas accepté" in text
+    assert "Je couds un ourlet" in text
+    assert task_count(demo_app) == 1
+    with db_of(demo_app) as db:
+        assert db.scalar(select(func.count(Evidence.id))) == 0
 
 
 def test_adding_photos_and_a_pdf_to_a_task_and_refusing_a_wrong_file(demo_app: Flask):
@@ -174,7 +178,7 @@ def test_adding_photos_and_a_pdf_to_a_task_and_refusing_a_wrong_file(demo_app: F
               token_from=f"/moi/activites/{task_id}", content_type="multipart/form-data")
     assert ok.status_code == 303
     page = text_of(candidat.get(f"/moi/activites/{task_id}"))
-    assert "2 fichiers sont ajoutés." in page and "fiche.pdf" in page
+    assert "2 fichiers sont ajoutés." in page and "fiche" in page and "fiche.pdf" not in page
 
 
 def test_changing_a_task_keeps_the_words_when_someone_saved_first(demo_app: Flask):
@@ -232,7 +236,7 @@ def test_candidat_tags_a_task_with_a_suggested_competence(demo_app: Flask):
     after = text_of(candidat.get(response.headers["Location"]))
     assert "C’est noté" in after and "Choisie pour cette activité" in after
     assert "1 activité" in after and "1 preuve" in after  # what the compétence already has
-    assert "Retirer ce lien" in text_of(candidat.get(f"/moi/activites/{task_id}"))
+    assert "Ce n’est pas ça" in text_of(candidat.get(f"/moi/activites/{task_id}"))
     mine = text_of(candidat.get("/moi/referentiel"))
     assert "1 compétence sur 14 avec une preuve" in mine
     assert "Pas encore vu par l’accompagnateur" in mine

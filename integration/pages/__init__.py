@@ -14,6 +14,8 @@ from . import (  # noqa: F401  (routes)
     accompagnateur,
     candidat,
     coordinateur,
+    drafts,
+    handoff,
     referentiel_entry,
     referentiel_versions,
     shared,

@@ -7,21 +7,28 @@ from typing import Any
 
 from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import parcours as services
 from ..auth import require_actor, signed_in
 from ..models import Role
+from ..parcours import drafts
 from ..parcours.catalog import catalog_for
 from ..parcours.errors import Forbidden, NotFound, ParcoursError
 from ..parcours.files import MAX_BYTES
 from ..runtime import current_runtime
 from . import screens
+from .avis import Avis, avis_for
+from .drafts import form_key_edit, form_key_new, person_key
 from .forms import Form
 from .web import bp, form, page, run
-from .words import FREQUENCIES, MODALITES
+from .words import FREQUENCIES, MODALITES, family_of, plain_metier, plain_name
 
 candidat_only = require_actor(Role.CANDIDAT)
+bp.add_app_template_filter(plain_name, "plain_name")
+bp.add_app_template_filter(plain_metier, "plain_metier")
 # The writes below are guarded by the services' one rule (the candidat owns their words,
 # parcours/access.py: may_change_own_words), the same for the API: no second check here.
 launched = require_actor()
@@ -29,14 +36,21 @@ _ANCHOR = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def _uploads(*names: str) -> list[screens.Upload]:
-    """The files sent, without the empty inputs a form posts when nothing was chosen."""
+    """The files sent, without the empty inputs a form posts when nothing was chosen.
+
+    A body over the limit raises ParcoursError (the caller says it on the form)."""
+    try:
+        files = request.files
+    except RequestEntityTooLarge:
+        raise ParcoursError("Les fichiers sont trop gros.") from None
     found = []
     for name in names:
-        for upload in request.files.getlist(name):
+        for upload in files.getlist(name):
             if not isinstance(upload, FileStorage) or not upload.filename:
                 continue
             data = upload.stream.read(MAX_BYTES + 1)
-            found.append(screens.Upload(data, upload.filename))
+            filename = "voix" if name == "voice" else upload.filename
+            found.append(screens.Upload(data, filename))
     return found
 
 
@@ -56,23 +70,66 @@ def _int(value: str | None) -> int | None:
 @candidat_only
 def moi() -> ResponseReturnValue:
     who = signed_in()
-    space = run(lambda db: screens.my_space(db, who, catalog_for(db, who)))
-    return page("pages/moi.html", space=space)
+
+    def load(db: Session) -> tuple[screens.MySpace, Avis, list[str]]:
+        space = screens.my_space(db, who, catalog_for(db, who))
+        return space, avis_for(db, space.parcours), drafts.draft_keys(db, who)
+
+    space, avis, unfinished = run(load)
+    return page("pages/moi.html", space=space, avis=avis, unfinished=unfinished,
+                family=family_of(space.referentiels), draft_person=person_key(who))
+
+
+def _task_form(filled: Form, *, task: Any = None, status: int = 200,
+               has_draft: bool = False, start: int = 1) -> ResponseReturnValue:
+    who = signed_in()
+    key = form_key_edit(task.id) if task is not None else form_key_new()
+    return page("pages/task_form.html", status=status, form=filled, task=task,
+                frequencies=FREQUENCIES, draft_key=key, draft_person=person_key(who),
+                has_draft=has_draft, start=start)
+
+
+def _refused_files(done: screens.Attached) -> None:
+    for message in done.refused:
+        flash(message + " Vous pouvez la choisir à nouveau.", "warn")
 
 
 @bp.route("/moi/activites/nouvelle", methods=["GET", "POST"])
 @candidat_only
 def task_new() -> ResponseReturnValue:
     who = signed_in()
+    key = form_key_new()
     if request.method == "GET":
-        return page("pages/task_form.html", form=Form.of({"source": "workplace"}), task=None,
-                    frequencies=FREQUENCIES)
-    values = form()
-    uploads = _uploads("photo", "file")
+        saved = run(lambda db: drafts.get_draft(db, who, key))
+        values = {"source": "workplace"}
+        title = request.args.get("title", "").strip()[:300]
+        if request.args.get("reprendre") and saved:
+            values.update(saved)
+        elif title:
+            values["title"] = title
+        # Coming from the first screen with « Ce que je fais » written: the next question.
+        return _task_form(Form.of(values), has_draft=bool(saved) and "reprendre" not in
+                          request.args, start=2 if title else 1)
+    try:
+        values = form()
+        uploads = _uploads("photo", "file", "voice")
+    except ParcoursError:
+        # The body is too big to read (photos sent all at once without the page's script):
+        # the words come back from the draft kept as the person typed.
+        saved = run(lambda db: drafts.get_draft(db, who, key)) or {}
+        filled = Form.of({"source": "workplace", **saved})
+        filled.errors["file"] = ("Les photos sont trop grosses pour partir ensemble. "
+                                 "Vos mots sont gardés. Choisissez une photo à la fois.")
+        filled.refused_status = 413
+        return _task_form(filled, status=413, start=5)
     store = current_runtime().store
     try:
-        task = run(lambda db: screens.add_task(db, who, store, catalog_for(db, who), values,
-                                               uploads))
+        def save(db: Session) -> tuple[Any, screens.Attached]:
+            made = screens.add_task(db, who, store, catalog_for(db, who), values, uploads)
+            drafts.drop_draft(db, who, key)
+            return made
+
+        task, done = run(save)
     except ParcoursError as error:
         if not _shown_to_person(error):
             raise
@@ -80,10 +137,13 @@ def task_new() -> ResponseReturnValue:
         if uploads and error.field != "file":
             filled.general.append("Choisissez à nouveau la photo : elle n’est pas encore "
                                   "enregistrée.")
-        return page("pages/task_form.html", status=filled.status, form=filled, task=None,
-                    frequencies=FREQUENCIES)
-    flash("C’est enregistré." + (" Avec la photo." if uploads else ""), "ok")
-    return redirect(url_for("pages.task_view", task_id=task.id), code=303)
+        return _task_form(filled, status=filled.status)
+    with_photo = " Avec la photo." if done.accepted == 1 else (
+        f" Avec {done.accepted} photos." if done.accepted > 1 else "")
+    flash("C’est enregistré." + with_photo, "ok")
+    _refused_files(done)
+    # One flow: the next screen asks what the activity shows.
+    return redirect(url_for("pages.task_tags", task_id=task.id, nouvelle=1), code=303)
 
 
 @bp.get("/moi/activites/<int:task_id>")
@@ -91,62 +151,76 @@ def task_new() -> ResponseReturnValue:
 def task_view(task_id: int) -> ResponseReturnValue:
     who = signed_in()
     screen = run(lambda db: screens.task_screen(db, who, task_id, catalog_for(db, who)))
-    return page("pages/task.html", screen=screen, form=Form())
+    return page("pages/task.html", screen=screen, form=Form(), draft_person=person_key(who))
 
 
 @bp.route("/moi/activites/<int:task_id>/modifier", methods=["GET", "POST"])
 @candidat_only
 def task_edit(task_id: int) -> ResponseReturnValue:
     who = signed_in()
+    key = form_key_edit(task_id)
     if request.method == "GET":
         task = run(lambda db: services.get_task(db, who, task_id))
         values = {name: getattr(task, name) or "" for name in screens.TASK_FIELDS[:-1]}
         values["source"] = task.source.value
+        saved = run(lambda db: drafts.get_draft(db, who, key))
+        if request.args.get("reprendre") and saved:
+            values.update(saved)
         values["version"] = str(task.version)
-        return page("pages/task_form.html", form=Form.of(values), task=task,
-                    frequencies=FREQUENCIES)
+        return _task_form(Form.of(values), task=task,
+                          has_draft=bool(saved) and "reprendre" not in request.args)
     values = form()
     data = screens.task_data(values)
     if data.get("source") == "moodle":
         data.pop("source")
     try:
-        run(lambda db: services.update_task(db, who, task_id, data,
-                                            expected_version=_int(values.get("version"))))
+        def save(db: Session) -> None:
+            services.update_task(db, who, task_id, data,
+                                 expected_version=_int(values.get("version")))
+            drafts.drop_draft(db, who, key)
+
+        run(save)
     except ParcoursError as error:
         if not _shown_to_person(error):
             raise
         task = run(lambda db: services.get_task(db, who, task_id))
         filled = Form.of(values).refuse(error)
         filled.values["version"] = str(task.version)
-        return page("pages/task_form.html", status=filled.status, form=filled, task=task,
-                    frequencies=FREQUENCIES)
+        return _task_form(filled, task=task, status=filled.status)
     flash("C’est enregistré.", "ok")
-    return redirect(url_for("pages.task_view", task_id=task_id), code=303)
+    return redirect(url_for("pages.task_view", task_id=task_id, enregistre=1), code=303)
 
 
 @bp.post("/moi/activites/<int:task_id>/photos")
 @launched
 def task_photos(task_id: int) -> ResponseReturnValue:
     who = signed_in()
-    uploads = _uploads("photo", "file")
-    store = current_runtime().store
     filled = Form()
-    if not uploads:
-        filled.errors["file"] = "Choisissez une photo ou un fichier PDF."
+    try:
+        uploads = _uploads("photo", "file", "voice")
+    except ParcoursError:
+        uploads = []
+        filled.errors["file"] = ("Les photos sont trop grosses pour partir ensemble. "
+                                 "Choisissez une photo à la fois.")
+        filled.refused_status = 413
+    store = current_runtime().store
+    if not uploads and filled.ok:
+        filled.errors["file"] = "Choisissez une photo."
         filled.refused_status = 422
-    else:
-        try:
-            count = run(lambda db: screens.attach(db, who, store, task_id, uploads))
-        except ParcoursError as error:
-            if not _shown_to_person(error):
-                raise
-            filled.refuse(error, "file")
-        else:
-            flash("La photo est ajoutée." if count == 1 else f"{count} fichiers sont ajoutés.",
-                  "ok")
-            return redirect(url_for("pages.task_view", task_id=task_id) + "#preuves", code=303)
+    elif uploads:
+        done = run(lambda db: screens.attach(db, who, store, task_id, uploads))
+        if done.accepted:
+            voice = all(u.filename.startswith("voix") for u in uploads)
+            flash("La note de voix est gardée." if voice else "La photo est ajoutée."
+                  if done.accepted == 1 else f"{done.accepted} fichiers sont ajoutés.", "ok")
+            _refused_files(done)
+            return redirect(url_for("pages.task_view", task_id=task_id) + "#preuves",
+                            code=303)
+        filled.errors["file"] = " ".join(done.refused)
+        filled.refused_status = done.status or 422
     screen = run(lambda db: screens.task_screen(db, who, task_id, catalog_for(db, who)))
-    return page("pages/task.html", status=filled.status, screen=screen, form=filled)
+    return page("pages/task.html", status=filled.status, screen=screen, form=filled,
+                draft_person=person_key(who))
 
 
 @bp.post("/moi/activites/<int:task_id>/retirer")
@@ -193,7 +267,7 @@ def evidence_remove(evidence_id: int) -> ResponseReturnValue:
 def task_tags(task_id: int) -> ResponseReturnValue:
     who = signed_in()
     screen = run(lambda db: screens.tag_screen(db, who, task_id, catalog_for(db, who)))
-    return page("pages/tags.html", screen=screen)
+    return page("pages/tags.html", screen=screen, draft_person=person_key(who))
 
 
 @bp.post("/moi/activites/<int:task_id>/competences")

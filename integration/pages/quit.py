@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from .. import csrf
 from ..auth import current_actor, logout
 from ..errors import error_page
+from . import handoff
 from .web import page_headers
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ def leave() -> ResponseReturnValue:
         except csrf.CsrfRefused as refused:
             log.info("quit refused (CSRF: %s)", refused.reason)
             return error_page(403, "La page est trop ancienne. Rechargez-la et recommencez.")
+        handoff.end_for_this_browser()  # the phones this computer opened sign out too
     logout()
     return redirect(url_for("quit.left"), code=303)
 

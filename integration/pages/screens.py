@@ -20,7 +20,7 @@ from referentiels.completeness import is_complete
 
 from .. import parcours as services
 from ..actor import Actor
-from ..models import Course, Evidence, Parcours, Person, Tag, Task, TaskSource
+from ..models import Course, Evidence, Parcours, Person, Review, Tag, Task, TaskSource
 from ..parcours.catalog import resolve
 from ..parcours.errors import Invalid
 from ..parcours.items import Item, find_item, items_of
@@ -188,30 +188,53 @@ def task_data(values: dict[str, str]) -> dict[str, str]:
     return data
 
 
+@dataclass
+class Attached:
+    """What became of the files sent at once: each accepted or refused on its own."""
+
+    accepted: int = 0
+    refused: list[str] = field(default_factory=list)
+    status: int = 0  # of the first refusal (415 for a file that is not accepted, 413 …)
+
+
 def add_task(
     db: Session, who: Actor, store: Any, catalog: Catalog, values: dict[str, str],
     uploads: Sequence[Upload],
-) -> Task:
-    """A new task with its photos, all or nothing: a refused photo keeps nothing half-done."""
+) -> tuple[Task, Attached]:
+    """A new task, then its files one by one: a refused photo never costs the words."""
     parcours = services.get_or_create_parcours(db, who, catalog=catalog)
     task = services.create_task(db, who, parcours.id, task_data(values))
-    attach(db, who, store, task.id, uploads)
-    return task
+    return task, attach(db, who, store, task.id, uploads)
 
 
-def attach(db: Session, who: Actor, store: Any, task_id: int, uploads: Sequence[Upload]) -> int:
-    """Attach files to a task, all or nothing. Returns how many."""
+def _ordinal(index: int, upload: Upload, count: int) -> str:
+    kind = "La note de voix" if upload.filename.startswith("voix") else "La photo"
+    return kind if count == 1 else f"{kind} {index}"
+
+
+def attach(db: Session, who: Actor, store: Any, task_id: int,
+           uploads: Sequence[Upload]) -> Attached:
+    """Attach files to a task, each in its own savepoint: one refused keeps the others.
+
+    A refusal the person can act on is returned with its reason (« La photo 2 : … »);
+    not found or forbidden still ends the request (404/403)."""
+    done = Attached()
     if len(uploads) > MAX_FILES_PER_POST:
-        raise Invalid(f"Envoyez {MAX_FILES_PER_POST} fichiers au plus à la fois.", field="file")
-    for upload in uploads:
+        raise Invalid(f"Envoyez {MAX_FILES_PER_POST} photos au plus à la fois.", field="file")
+    for index, upload in enumerate(uploads, start=1):
         try:
-            services.attach_evidence(db, who, store, task_id, upload.data,
-                                     filename=upload.filename)
-        except services.ParcoursError as error:
-            if len(uploads) > 1 and upload.filename:
-                error.message = f"« {upload.filename} » : {error.message}"
+            with db.begin_nested():
+                services.attach_evidence(db, who, store, task_id, upload.data,
+                                         filename=upload.filename)
+        except (services.NotFound, services.Forbidden):
             raise
-    return len(uploads)
+        except services.ParcoursError as error:
+            done.refused.append(f"{_ordinal(index, upload, len(uploads))} n’est pas "
+                                f"gardée : {error.message}")
+            done.status = done.status or error.status
+        else:
+            done.accepted += 1
+    return done
 
 
 # --- one task -------------------------------------------------------------------------------
@@ -221,6 +244,7 @@ def attach(db: Session, who: Actor, store: Any, task_id: int, uploads: Sequence[
 class Linked:
     tag: Tag
     item: Item | None  # None when its référentiel is no longer known here
+    review: Review | None = None  # the accompagnateur's latest word on this compétence
 
 
 @dataclass
@@ -252,9 +276,14 @@ def _item_of(catalog: Catalog, ref_id: str, version: str, code: str) -> Item | N
 def task_screen(db: Session, who: Actor, task_id: int, catalog: Catalog) -> TaskScreen:
     task = services.get_task(db, who, task_id)
     photos = [Photo.of(e) for e in services.list_evidence(db, who, task_id)]
+    latest: dict[tuple[str, str, str], Review] = {}
+    for review in db.scalars(select(Review).where(Review.parcours_id == task.parcours_id)
+                             .order_by(Review.id)):
+        latest[(review.referentiel_id, review.referentiel_version, review.competence_code)] = review
     linked = [
         Linked(tag, _item_of(catalog, tag.referentiel_id, tag.referentiel_version,
-                             tag.competence_code))
+                             tag.competence_code),
+               latest.get((tag.referentiel_id, tag.referentiel_version, tag.competence_code)))
         for tag in services.list_tags(db, who, task_id)
     ]
     return TaskScreen(task, photos, linked, bool(task.parcours.referentiels))

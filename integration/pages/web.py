@@ -47,7 +47,8 @@ T = TypeVar("T")
 # Pages are framed by Moodle (any site may frame them: the launch decides who sees what),
 # and load nothing from elsewhere. Photos previewed before sending are blob: URLs.
 CSP = (
-    "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' blob:; media-src 'self' blob:; style-src 'self'; "
+    "script-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors *"
 )
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from referentiels.pictos import metier_picto
 
 from ..models import Modalite, ParcoursStatus, TaskSource, Verdict
 
@@ -92,3 +97,43 @@ ROLE_WORDS = {
 def plural(count: int, one: str, many: str) -> str:
     """`1 photo`, `3 photos`, `aucune photo` is left to the caller."""
     return f"{count} {one if count == 1 else many}"
+
+
+# --- the métier in the candidat's words (issue 15) ---------------------------------------
+
+_DIPLOMA = re.compile(
+    r"^\s*(titre professionnel|cap agricole|capa|cap|bp|bac pro)\s+(d['’]\s*|de\s+)?",
+    re.IGNORECASE)
+_GENDER = re.compile(r"\s*\((e|ère|ere|euse|se)\)|\((e)\)", re.IGNORECASE)
+_INLINE_PAREN = re.compile(r"\s*\([^)]*\)")
+
+
+def plain_metier(intitule: str) -> str:
+    """« Titre professionnel agent(e) de propreté et d'hygiène » -> « Agent de propreté et
+    d'hygiène »: the métier without the diploma's kind, codes or (e)."""
+    text = _DIPLOMA.sub("", intitule or "")
+    text = _GENDER.sub("", text)
+    text = _INLINE_PAREN.sub("", text)
+    text = re.sub(r"\s+", " ", text).strip(" ,;-")
+    return text[:1].upper() + text[1:] if text else intitule
+
+
+def plain_name(name: str) -> str:
+    """A name written in capitals reads as shouting and is hard to read: « NADIA » -> « Nadia »."""
+    if name and name.isupper():
+        return name.title()
+    return name
+
+
+@dataclass(frozen=True)
+class Family:
+    picto: str
+    names: list[str]
+
+
+def family_of(referentiels: Sequence[Any]) -> Family:
+    """The picture and plain names of the candidat's métiers (the first one's picture)."""
+    if not referentiels:
+        return Family("referentiel", [])
+    return Family(metier_picto(referentiels[0].intitule),
+                  [plain_metier(r.intitule) for r in referentiels])

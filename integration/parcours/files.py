@@ -21,6 +21,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DictionaryObject
 
+from . import audio
 from .errors import FileTooLarge, Invalid, UnsupportedFile
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,12 @@ COPY_QUALITY = 82
 
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 
-ACCEPTED = "une photo (JPEG, PNG, HEIC) ou un PDF"
+ACCEPTED = "une photo, un document ou une note de voix"
 
 
 @dataclass(frozen=True)
 class PreparedFile:
-    kind: str  # "photo" | "pdf"
+    kind: str  # "photo" | "pdf" | "audio"
     content_type: str
     extension: str
     full: bytes
@@ -93,6 +94,8 @@ def prepare(data: bytes) -> PreparedFile:
             f"Le fichier est trop gros : {MAX_BYTES // (1024 * 1024)} Mo au plus.", field="file"
         )
     kind = sniff(data)
+    if kind is None and (sound := audio.sniff_audio(data)) is not None:
+        return _prepare_audio(data, sound)
     if kind is None:
         raise UnsupportedFile(
             f"Ce fichier n’est pas accepté. Envoyez {ACCEPTED}.", field="file"
@@ -101,16 +104,29 @@ def prepare(data: bytes) -> PreparedFile:
         return _prepare_pdf(data)
     if kind == "heic" and not HEIC_READABLE:
         raise UnsupportedFile(
-            "Les photos HEIC ne sont pas lues ici. "
-            "Sur le téléphone, choisissez le format « le plus compatible » (JPEG).",
+            "Cette photo d’iPhone n’est pas lue ici. Dans les réglages de l’appareil "
+            "photo, choisissez « le plus compatible ».",
             field="file",
         )
     return _prepare_photo(data, kind)
 
 
+def _prepare_audio(data: bytes, sound: str) -> PreparedFile:
+    """A voice note, kept as recorded (bounded in size and, when the file says it, length)."""
+    if len(data) > audio.MAX_AUDIO_BYTES:
+        raise FileTooLarge("La note de voix est trop longue. Dites-le en moins de 3 minutes.",
+                           field="file")
+    length = audio.seconds(sound, data)
+    if length is not None and length > audio.MAX_AUDIO_SECONDS:
+        raise FileTooLarge("La note de voix est trop longue. Dites-le en moins de 3 minutes.",
+                           field="file")
+    return PreparedFile("audio", audio.CONTENT_TYPES[sound], audio.EXTENSIONS[sound], data)
+
+
 def _prepare_pdf(data: bytes) -> PreparedFile:
     if b"%%EOF" not in data[-2048:]:
-        raise UnsupportedFile("Le PDF est incomplet ou abîmé. Envoyez-le à nouveau.", field="file")
+        raise UnsupportedFile("Le document est incomplet ou abîmé. Envoyez-le à nouveau.",
+                              field="file")
     return PreparedFile("pdf", "application/pdf", "pdf", _pdf_without_metadata(data))
 
 
@@ -136,12 +152,13 @@ def _pdf_without_metadata(data: bytes) -> bytes:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnsupportedFile(
-                "Le PDF est protégé par un mot de passe. Envoyez-le sans mot de passe.",
+                "Le document est protégé par un mot de passe. Envoyez-le sans mot de passe.",
                 field="file",
             )
         pages = reader.pages
         if len(pages) > MAX_PDF_PAGES:
-            raise FileTooLarge(f"Le PDF a trop de pages : {MAX_PDF_PAGES} au plus.", field="file")
+            raise FileTooLarge(f"Le document a trop de pages : {MAX_PDF_PAGES} au plus.",
+                               field="file")
         writer = PdfWriter()
         for page in pages:
             writer.add_page(page)
@@ -165,7 +182,7 @@ def _pdf_without_metadata(data: bytes) -> bytes:
         return rewritten
     if any(marker in data for marker in _PDF_METADATA_MARKERS):
         raise UnsupportedFile(
-            "Le PDF est incomplet ou abîmé. Envoyez-le à nouveau.", field="file"
+            "Le document est incomplet ou abîmé. Envoyez-le à nouveau.", field="file"
         )
     return data
 
@@ -201,7 +218,7 @@ def _check_declared_size(image: Image.Image, data: bytes, kind: str) -> None:
         # A PNG is decoded whole (no reduced decoding as for JPEG), and 16-bit pixels
         # weigh twice as much: a small file can ask for a gigabyte of memory.
         raise FileTooLarge(
-            "Cette image est trop lourde. Enregistrez-la en JPEG et envoyez-la à nouveau.",
+            "Cette image est trop lourde. Prenez une photo avec le téléphone à la place.",
             field="file",
         )
 

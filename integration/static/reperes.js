@@ -34,11 +34,24 @@
     var steps = Array.prototype.slice.call(form.querySelectorAll("fieldset.step"));
     var submit = form.querySelector("[data-submit]");
     if (steps.length < 2 || !submit) { return; }
-    var current = 0;
+    var current = Math.max(0, Math.min(steps.length - 1,
+      parseInt(form.getAttribute("data-start") || "1", 10) - 1 || 0));
     var invalid = form.querySelector("[aria-invalid=true]");
     if (invalid) {
       steps.forEach(function (s, i) { if (s.contains(invalid)) { current = i; } });
     }
+
+    // Enter (or any early submit) moves to the next step; only the last step saves.
+    form.addEventListener("submit", function (event) {
+      if (current < steps.length - 1) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        var next = steps[current].querySelector("[data-next]");
+        if (next) { next.click(); }
+      }
+    });
+    form.reperesStep = function () { return current; };
+    form.reperesLast = function () { return current === steps.length - 1; };
 
     function show(index, focus) {
       current = index;
@@ -74,7 +87,7 @@
         bar.appendChild(button("Retour", "retour", "second", function () { show(index - 1, true); }));
       }
       if (index < steps.length - 1) {
-        bar.appendChild(button("Suivant", "suivant", "", function () {
+        var next = bar.appendChild(button("Suivant", "suivant", "", function () {
           var title = step.querySelector("#f-title");
           if (title && !title.value.trim()) {
             var note = step.querySelector(".js-note");
@@ -93,6 +106,7 @@
           }
           show(index + 1, true);
         }));
+        next.setAttribute("data-next", "");
       }
       step.appendChild(bar);
       var legend = step.querySelector("legend");
@@ -114,6 +128,22 @@
     });
   });
 
+  // « Ouvrir dans une nouvelle fenêtre » only makes sense inside Moodle's frame.
+  var framed = false;
+  try { framed = window.self !== window.top; } catch (e) { framed = true; }
+  document.querySelectorAll("[data-framed-only]").forEach(function (el) { el.hidden = !framed; });
+
+  // « Quitter » on a shared computer: what was being written on this device goes too.
+  document.querySelectorAll("form.quit").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      try {
+        Object.keys(window.localStorage).forEach(function (k) {
+          if (k.indexOf("reperes-draft:") === 0) { window.localStorage.removeItem(k); }
+        });
+      } catch (e) { /* storage refused: nothing kept either */ }
+    });
+  });
+
   // The error summary first, so that a screen reader reads it.
   var errors = document.getElementById("erreurs");
   if (errors) { errors.focus(); }
@@ -123,11 +153,15 @@
     var b = form.querySelector("button[type=submit]");
     if (!b) { return; }
     var words = b.lastChild.textContent;
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (event) {
       if (!b.disabled) {
-        setTimeout(function () { b.disabled = true; b.lastChild.textContent = " Envoi en cours…"; }, 0);
+        setTimeout(function () {
+          if (event.defaultPrevented && !form.hasAttribute("data-sending")) { return; }
+          b.disabled = true; b.lastChild.textContent = " Envoi en cours…";
+        }, 0);
       }
     });
+    form.reperesIdle = function () { b.disabled = false; b.lastChild.textContent = words; };
     // Coming back with the browser's arrow: the button works again.
     window.addEventListener("pageshow", function () { b.disabled = false; b.lastChild.textContent = words; });
   });
