@@ -8,6 +8,7 @@ activity.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 
@@ -48,7 +49,7 @@ def _statements_to_erase(sessions, store, person_id: int) -> int:  # type: ignor
 
 
 def test_erasing_a_person_reads_their_activities_in_a_fixed_number_of_queries(
-    sessions, tmp_path: Path
+    sessions: Any, tmp_path: Path
 ) -> None:
     more = 12
     store = LocalFolderStore(tmp_path / "files")
