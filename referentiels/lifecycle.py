@@ -63,8 +63,8 @@ def successors_in(ref: Referentiel, catalog: Iterable[Referentiel]) -> list[Refe
     """The référentiels of `catalog` that replace `ref`, newest first.
 
     A successor named by RNCP number matches a référentiel with that number; one named by
-    id (``ID`` or ``ID@VERSION``) matches that id. A newer version of the same id in force
-    is a successor too.
+    id (``ID`` or ``ID@VERSION``) matches that id. A newer version in force of the same
+    id, or of the same RNCP fiche (refreshed from the national export), is one too.
     """
     named = set(ref.provenance.successors)
     found: list[Referentiel] = []
@@ -73,10 +73,9 @@ def successors_in(ref: Referentiel, catalog: Iterable[Referentiel]) -> list[Refe
             continue
         by_rncp = other.rncp is not None and other.rncp in named
         by_id = other.id in named or f"{other.id}@{other.version}" in named
-        newer = (
-            other.id == ref.id
-            and other.status == "en_vigueur"
-            and version_order(other.version) > version_order(ref.version)
+        later = version_order(other.version) > version_order(ref.version)
+        newer = other.status == "en_vigueur" and later and (
+            other.id == ref.id or (ref.rncp is not None and other.rncp == ref.rncp)
         )
         if by_rncp or by_id or newer:
             found.append(other)

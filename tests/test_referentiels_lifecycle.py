@@ -246,3 +246,67 @@ def test_an_export_with_an_expired_fiche_and_its_successor_moves_a_parcours_when
     assert "Stocker les produits" in page and "Étiqueter" in page
     # Nothing left to move.
     assert "Aucun parcours de ce cours" in text_of(olivier.get("/cours/referentiels/versions"))
+
+
+def _zip_of(tmp_path: Path, xml: str) -> Path:
+    import zipfile
+
+    path = tmp_path / "export-rncp.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("export_fiches_CPF_2026_12_01.xml", xml)
+    return path
+
+
+UNRELATED = """  <FICHE>
+    <NUMERO_FICHE>RNCP99999</NUMERO_FICHE>
+    <INTITULE>Une fiche que personne n'utilise</INTITULE>
+    <ACTIF>Oui</ACTIF>
+    <DATE_EFFET>2024-01-01</DATE_EFFET>
+    <NOMENCLATURE_EUROPE><NIVEAU>NIV3</NIVEAU></NOMENCLATURE_EUROPE>
+    <BLOCS_COMPETENCES><BLOC_COMPETENCES><CODE>RNCP99999BC01</CODE>
+      <LIBELLE>Faire</LIBELLE><LISTE_COMPETENCES>- Faire une chose</LISTE_COMPETENCES>
+    </BLOC_COMPETENCES></BLOCS_COMPETENCES>
+  </FICHE>
+"""
+
+
+def test_update_from_the_national_export_zip_records_what_changed(reperes, tmp_path: Path):
+    # The shipped CAP EPC is RNCP34947: the export's fiche of that number is « in use »;
+    # its successor comes later in the file and is read too; the unrelated fiche is not.
+    xml = EXPORT.replace("<FICHE>\n    <NUMERO_FICHE>RNCP34947", UNRELATED.lstrip()
+                         + "  <FICHE>\n    <NUMERO_FICHE>RNCP34947", 1)
+    export = _zip_of(tmp_path, xml)
+    result = reperes("referentiels", "update", "--progress", str(export))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "export export-rncp.zip (export_fiches_CPF_2026_12_01.xml)" in out
+    assert ("RNCP34947 Equipier polyvalent du commerce : nouvelle version RNCP34947@2020-09-01"
+            " ; avant : CAP-EPC@2019-10-29 ; ") in out
+    assert "n'est plus délivré après le 31/08/2025 ; successeur(s) : RNCP40994" in out
+    assert "RNCP40994 Equipier polyvalent du commerce : ajouté RNCP40994@2025-09-01" in out
+    assert "RNCP99999" not in out
+    assert "2 fiche(s) ajoutée(s), 0 inchangée(s), 0 refusée(s)" in out
+    assert "Mo lus sur" in result.stderr  # progress, asked for
+
+    listed = {(d["id"], d["provenance"]["version"]): d for d in json.loads(
+        reperes("referentiels", "list", "--json").stdout)}
+    new = listed[("RNCP34947", "2020-09-01")]
+    assert any("par rapport à CAP-EPC@2019-10-29" in n for n in new["provenance"]["notes"])
+    assert new["lifecycle"]["successors"] == ["RNCP40994"]
+
+    again = reperes("referentiels", "update", str(export))
+    assert "0 fiche(s) ajoutée(s), 2 inchangée(s)" in again.stdout
+    assert "Mo lus sur" not in again.stderr  # quiet when not on a terminal (cron)
+    named = reperes("referentiels", "update", "--fiche", "RNCP99999", str(export))
+    assert "RNCP99999 Une fiche que personne n'utilise : ajouté" in named.stdout
+
+
+def test_update_reads_a_plain_xml_and_says_a_missing_fiche(reperes, tmp_path: Path):
+    path = tmp_path / "export.xml"
+    path.write_text(EXPORT, encoding="utf-8")
+    result = reperes("referentiels", "update", "--dry-run", "--fiche", "RNCP12345", str(path))
+    assert result.exit_code == 0, result.output
+    assert "absente(s) de l'export : " in result.stdout and "RNCP12345" in result.stdout
+    assert "(essai)" in result.stdout
+    listed = {d["id"] for d in json.loads(reperes("referentiels", "list", "--json").stdout)}
+    assert "RNCP40994" not in listed  # a dry run stores nothing

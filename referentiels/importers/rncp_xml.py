@@ -40,7 +40,7 @@ from referentiels.importers.html_list import split_competences
 from referentiels.model import RNCP_PATTERN, Bloc, Competence, Provenance, Referentiel, Status
 from referentiels.validate import check_referentiel
 
-__all__ = ["import_fiche", "iter_fiches", "read_fiches", "split_competences"]
+__all__ = ["import_fiche", "iter_fiches", "read_fiches", "scan_fiches", "split_competences"]
 
 Source = str | os.PathLike[str] | BinaryIO
 
@@ -328,7 +328,8 @@ def _parse_error(error: ET.ParseError, source: str) -> ReferentielError:
 
 
 def _scan(
-    source: Source, only: Iterable[str] | None, encoding: str | None
+    source: Source, only: Iterable[str] | None, encoding: str | None,
+    follow_successors: bool = False,
 ) -> Iterator[Referentiel | ReferentielError]:
     if isinstance(source, str | os.PathLike):
         name = Path(source).name
@@ -343,6 +344,7 @@ def _scan(
         name = Path(str(getattr(source, "name", "<flux>"))).name
         stream, owned = source, False
     wanted = None if only is None else {normalize_numero(n) for n in only}
+    passed: set[str] = set()
     try:
         reader = Utf8Reader(stream, name, encoding, refuse_dtd=True)
         root: ET.Element | None = None
@@ -368,12 +370,19 @@ def _scan(
                 elif elem.tag == "FICHE":
                     index += 1
                     numero = normalize_numero(_field(elem, "NUMERO_FICHE") or "?")
+                    passed.add(numero)
                     if wanted is None or numero in wanted:
                         repaired = _strip_repairs(elem) if reader.repaired else 0
                         try:
-                            yield _FicheReader(name, flux).read(elem, index, repaired)
+                            fiche = _FicheReader(name, flux).read(elem, index, repaired)
                         except ReferentielError as error:
                             yield error
+                        else:
+                            if follow_successors and wanted is not None:
+                                # Read the fiches that replace it too, when still ahead.
+                                wanted.update(
+                                    s for s in fiche.provenance.successors if s not in passed)
+                            yield fiche
                         if wanted is not None:
                             wanted.discard(numero)
                             if not wanted:
@@ -402,6 +411,20 @@ def iter_fiches(
         if isinstance(item, ReferentielError):
             raise item
         yield item
+
+
+def scan_fiches(
+    source: Source, only: Iterable[str], *, encoding: str | None = None,
+    follow_successors: bool = True,
+) -> Iterator[Referentiel | ReferentielError]:
+    """The fiches `only` of a (national) export as they stream by, each one or its error.
+
+    A bad fiche does not stop the reading: its `ReferentielError` is yielded in its place,
+    and a last one names the fiches absent from the file. With `follow_successors`, the
+    fiches named by ``NOUVELLE_CERTIFICATION`` of a fiche read are read too when they come
+    later in the file. A broken file still raises.
+    """
+    yield from _scan(source, only, encoding, follow_successors)
 
 
 def read_fiches(
