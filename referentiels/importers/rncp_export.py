@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from referentiels.errors import ReferentielError
 
@@ -23,7 +23,7 @@ Progress = Callable[[int, int], None]  # (bytes read, bytes in all; 0 when unkno
 class CountingReader:
     """A binary stream that tells `progress` how many bytes were read so far."""
 
-    def __init__(self, stream: BinaryIO, total: int, progress: Progress | None,
+    def __init__(self, stream: IO[bytes], total: int, progress: Progress | None,
                  name: str) -> None:
         self._stream = stream
         self.total = total
