@@ -8,13 +8,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from integration import create_app
 from integration.settings import Settings
 from tests.support import components, database, postgres
 from tests.support.shared import SHARED_DIR
+from tests.support.templates import SharedBytecodeCache
 
 pytest_plugins = ["tests.support.lti", "tests.support.parcours"]
+
+# Every test makes its own app, and each app its own Jinja environment that would compile
+# every page template again: share the compiled code (checked against each template's
+# source, so an edited template is compiled afresh). Tests only; the service is unchanged.
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": SharedBytecodeCache()}
 
 _db_names = itertools.count(1)
 

@@ -122,6 +122,10 @@ def create_database(
         with engine.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
             copy = f' TEMPLATE "{template}"' if template else ""
+            # PostgreSQL 15 copies a template through the WAL by default; copying the files
+            # is faster for small databases (and fsync is off on the test cluster).
+            if int(conn.execute(sa.text("SHOW server_version_num")).scalar_one()) >= 150000:
+                copy += " STRATEGY FILE_COPY"
             conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
     finally:
         engine.dispose()
