@@ -50,6 +50,8 @@ class Runtime:
         from connectors.outbound import OutboundSession
         from connectors.storage import open_store
 
+        from .parcours.kept import keep_beside
+
         s = self.settings
         session = None
         parts = urlsplit(s.storage_url)
@@ -62,12 +64,23 @@ class Runtime:
                 .with_limits(max_bytes=None, connect_timeout=10.0, read_timeout=300.0)
             )
             session = OutboundSession(policy)
-        return open_store(
+        store = open_store(
             s.storage_url,
             username=s.storage_username,
             password=s.storage_password,
             session=session,
         )
+        # Reduced photos and voice notes are kept here too: a dossier never waits for the
+        # shared store, and a file received while it is down is written later (issue 16).
+        keep_beside(store, self.kept_files)
+        return store
+
+    @cached_property
+    def kept_files(self) -> Store:
+        """The evidence files kept on this machine (see `integration.parcours.kept`)."""
+        from .parcours.kept import local_store
+
+        return local_store(self.settings.var_dir)
 
 
 def current_runtime() -> Runtime:

@@ -27,7 +27,7 @@ from integration.db import transaction
 from integration.dossier.build import context_for, find_dossier, generate_dossier
 from integration.dossier.publication import WRITTEN
 from integration.dossier.templates import check_template_isolated, set_platform_template
-from integration.models import Dossier, DossierTemplate, Evidence, PendingWrite, Task
+from integration.models import Dossier, DossierTemplate, Evidence, Parcours, PendingWrite, Task
 from integration.parcours.catalog import load_catalog
 from integration.parcours.files import MEDIUM_SIDE
 from integration.runtime import Runtime
@@ -78,6 +78,11 @@ def test_the_context_holds_the_parcours_in_the_candidats_words(story: Story) -> 
     assert grid["C3"]["taches"] == []
     assert grid["C3"]["modules"] == [{"nom": t["module"], "date": "12 février 2025"}]
 
+    # What remains is not in the candidat's dossier unless the accompagnateur adds the annex.
+    assert ctx["reste_a_montrer"] == []
+    with transaction(story.runtime.sessions) as session:
+        session.get(Parcours, story.parcours_id).dossier_remaining_annex = True
+    ctx = context_for(story.runtime, story.actor("alice"), story.parcours_id)
     remaining = {r["code"]: r["note"] for r in ctx["reste_a_montrer"]}
     assert "C1" not in remaining  # a photo and « oui »: shown
     assert "Partiellement" in remaining["C2"] and t["review_partiel"] in remaining["C2"]
@@ -195,7 +200,7 @@ def test_a_parcours_with_nothing_yet_still_makes_a_dossier(runtime: Runtime, tmp
     text = docx_text(made.data)
     assert "Bob" in text
     ctx = context_for(runtime, story.actor("bob"), story.cast.parcours["bob"].id)
-    assert ctx["blocs"] == [] and len(ctx["reste_a_montrer"]) == 6
+    assert ctx["blocs"] == [] and ctx["reste_a_montrer"] == []
     assert ctx["modalite"]["phrase"] == "Pas encore choisie"
 
 

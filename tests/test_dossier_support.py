@@ -188,3 +188,4 @@ def add_hostile_tasks(runtime: Runtime, actor: Actor, parcours_id: int) -> None:
     current = runtime.store.stat(broken_path)
     assert current is not None
     runtime.store.put(broken_path, CORRUPT_PHOTO, if_match=current.etag)
+    runtime.kept_files.put(broken_path, CORRUPT_PHOTO)  # the copy kept here too

@@ -1,11 +1,19 @@
-"""What a dossier shows: a parcours read with the reader's rights -> `DossierContext`, photos."""
+"""What a dossier shows: a parcours read with the reader's rights -> `DossierContext`, photos.
+
+Every activity the candidat wrote is in it (issue 16), unless the candidat switched
+« ne pas mettre dans le dossier » on: those tagged under their compétences, the others
+under « Ce que je fais aussi »; voice notes and documents named; every Moodle module
+completed under « Formation ». What remains to show is the accompagnateur's business:
+it goes in only as an annex the accompagnateur adds (`Parcours.dossier_remaining_annex`).
+Photos are read from the copies kept on this machine (`integration.parcours.kept`).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +31,7 @@ from docx_templates.context import (
     Competence,
     DossierContext,
     Modalite,
+    OtherProof,
     Photo,
     Referentiel,
     RemainingItem,
@@ -43,9 +52,10 @@ from ..models import (
     Platform,
     Role,
     Tag,
+    TaskSource,
 )
 from ..models import Task as TaskRow
-from ..parcours import list_tasks, parcours_progress
+from ..parcours import kept, list_tasks, parcours_progress
 from ..parcours.access import parcours_for
 from ..parcours.progress import FILE_KINDS
 from ..platform_settings import PlatformSettings
@@ -56,6 +66,10 @@ log = logging.getLogger(__name__)
 
 
 _PHOTO_READERS = 4
+# Photos are read locally; one that must come from the shared store waits this long at most
+# for all of them together: the dossier is made all the same (building never waits).
+PHOTO_DEADLINE = 8.0
+_OTHER_PROOFS = {EvidenceKind.AUDIO: "Note vocale", EvidenceKind.PDF: "Document"}
 # --- gathering the context ---------------------------------------------------------------
 
 
@@ -135,7 +149,8 @@ def gather(
             )
         ]
 
-    tasks = {t.id: t for t in list_tasks(session, actor, parcours.id)}
+    # What the candidat chose to leave out is not read at all.
+    tasks = {t.id: t for t in list_tasks(session, actor, parcours.id) if not t.out_of_dossier}
     evidence: dict[int, list[Evidence]] = defaultdict(list)
     # What the candidat says of a task for one compétence: (task, ref, version, code).
     said: dict[tuple[int, str, str, str], str] = {}
@@ -178,6 +193,11 @@ def gather(
             source=t.source.value,
             source_libelle=SOURCE_LIBELLES.get(t.source.value, ""),
             photos=[photo(e) for e in evidence.get(t.id, []) if e.kind == EvidenceKind.PHOTO],
+            autres_preuves=[
+                OtherProof(sorte=_OTHER_PROOFS[EvidenceKind(e.kind)],
+                           nom=e.caption or e.original_name or _OTHER_PROOFS[EvidenceKind(e.kind)])
+                for e in evidence.get(t.id, []) if e.kind in (EvidenceKind.AUDIO, EvidenceKind.PDF)
+            ],
             commentaire=said.get((t.id, *address), ""),
         )
 
@@ -188,6 +208,7 @@ def gather(
     referentiels: list[Referentiel] = []
     blocs: list[Bloc] = []
     remaining: list[RemainingItem] = []
+    shown_ids: set[int] = set()
     for chosen in parcours.referentiels:
         ref = catalog.find(chosen.referentiel_id, chosen.referentiel_version)
         referentiels.append(Referentiel(
@@ -224,6 +245,7 @@ def gather(
                             day(item.review.at))
                     if item.review else _EMPTY_REVIEW
                 )
+                shown_ids.update(t.id for t in shown)
                 if shown or modules or item.review:
                     competences.append(Competence(
                         code=item.code, intitule=item.intitule, falc=item.falc or "",
@@ -242,6 +264,15 @@ def gather(
                     competences=competences, revue=bloc_review,
                 ))
 
+    # Every activity in the candidat's words tied to no compétence shown here.
+    others = [task_entry(t, ("", "", "")) for t in tasks.values()
+              if t.source is not TaskSource.MOODLE and t.id not in shown_ids]
+    training = [
+        TrainingModule(nom=t.title, date=day(t.moodle_completed_at))
+        for t in sorted(tasks.values(), key=lambda t: (t.moodle_completed_at is None,
+                                                       t.moodle_completed_at, t.id))
+        if t.source is TaskSource.MOODLE and t.moodle_completed
+    ]
     modalite = (
         MODALITES[parcours.modalite.value] if parcours.modalite
         else Modalite(code="", phrase="Pas encore choisie", intitule="")
@@ -252,7 +283,9 @@ def gather(
         referentiels=referentiels,
         modalite=modalite,
         blocs=blocs,
-        reste_a_montrer=remaining,
+        autres_activites=others,
+        formation=training,
+        reste_a_montrer=remaining if parcours.dossier_remaining_annex else [],
         projet=parcours.projet,
         generated_at=date_fr(structure.local(now)),
         dossier_version=version,
@@ -281,23 +314,41 @@ def _still_to_show(has_tasks: bool, proofs: int, review: Review) -> str:
     return " ".join(notes)
 
 
-def read_photos(store: Store, slots: Iterable[PhotoSlot]) -> None:
-    """Fill the photos' bytes from the store; one that cannot be read stays empty and
-    prints « photo illisible » (the dossier is made all the same)."""
+def read_photos(store: Store, slots: Iterable[PhotoSlot], *,
+                deadline: float = PHOTO_DEADLINE) -> None:
+    """Fill the photos' bytes: from the copies kept on this machine, else from the store
+    (within `deadline` seconds for all). One that cannot be read stays empty and prints
+    « photo illisible » (the dossier is made all the same)."""
     todo = [slot for slot in slots if slot.path]
+    local = kept.kept_for(store)
+    remote: list[PhotoSlot] = []
+    for slot in todo:
+        try:
+            if local is None:
+                raise StorageError("no local copies")
+            slot.photo["data"] = local.get(slot.path)
+        except StorageError:
+            remote.append(slot)
+    if not remote:
+        return
 
     def read(slot: PhotoSlot) -> None:
         try:
-            slot.photo["data"] = store.get(slot.path)
+            data = kept.read(store, slot.path)
         except StorageError as error:
             log.warning("photo of evidence %s unreadable for the dossier: %s",
                         slot.evidence_id, error)
+        else:
+            slot.photo["data"] = data
 
-    if len(todo) <= 1:
-        for slot in todo:
-            read(slot)
-        return
-    with ThreadPoolExecutor(max_workers=_PHOTO_READERS) as pool:
-        list(pool.map(read, todo))
+    pool = ThreadPoolExecutor(max_workers=_PHOTO_READERS)
+    try:
+        futures = [pool.submit(read, slot) for slot in remote]
+        _done, late = wait(futures, timeout=deadline)
+        if late:
+            log.warning("%d photo(s) not read from the store within %.0f s: the dossier is "
+                        "made without them", len(late), deadline)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 

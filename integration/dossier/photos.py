@@ -1,4 +1,5 @@
-"""The photos of a parcours copied beside its dossier, under `Photos/`."""
+"""The photos of a parcours copied beside its dossier, under `Photos/`; and the evidence
+files kept on this machine during an outage, written to the shared store first."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..models import (
     Task,
     utcnow,
 )
+from ..parcours import kept
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -65,15 +67,32 @@ def copy_photos(
             .order_by(Evidence.id)
         ).all()
         folder_id, folder_path = folder.id, folder.path
+        waiting = session.execute(
+            select(Evidence.id, Evidence.kind, Evidence.storage_path, Evidence.medium_path,
+                   Evidence.preview_path)
+            .join(PendingWrite, PendingWrite.evidence_id == Evidence.id)
+            .join(Task, Task.id == Evidence.task_id)
+            .where(Task.parcours_id == parcours_id)
+            .order_by(Evidence.id)
+        ).all()
     done: list[tuple[int, str, str | None]] = []
     failed: tuple[int, StorageError] | None = None
+    # Files received while the store was down go first, each written once (issue 16).
+    for evidence_id, kind, full, medium, preview in waiting:
+        try:
+            kept.upload(store, [p for p in (full, medium, preview) if p], kind=kind,
+                        full_path=full)
+        except StorageError as error:
+            failed = (evidence_id, error)
+            rows = []  # the copies beside the dossier wait too
+            break
     for evidence_id, medium, original, title in rows:
         source = medium or original
         if not source:
             continue
         target = join_path(folder_path, PHOTOS_FOLDER, photo_file_name(title, evidence_id))
         try:
-            data = store.get(source)
+            data = kept.read(store, source)
             try:
                 stored = store.put(target, data, if_none_match=True, content_type="image/jpeg")
                 etag = stored.etag

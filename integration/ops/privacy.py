@@ -193,6 +193,9 @@ def erase_person(session: Session, store: Store, person_id: int) -> dict[str, in
 
 
 def _delete_files(store: Store, paths: Iterable[str]) -> None:
+    from ..parcours.kept import forget
+
+    forget(store, set(paths))  # the copies kept on this machine go too (issue 16)
     for path in sorted(set(paths)):
         try:
             store.delete(path)

@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
@@ -21,7 +22,8 @@ from connectors.storage import NotFound as StoreNotFound
 from connectors.storage import StorageError, Store
 
 from ..actor import Actor
-from ..models import Evidence, utcnow
+from ..models import Evidence, PendingWrite, utcnow
+from . import kept
 from .access import evidence_for, require_own_words, task_for
 from .errors import Invalid, NotFound, StorageFailed
 from .files import prepare
@@ -104,6 +106,8 @@ def attach_evidence(
     if prepared.preview is not None:
         files.append((f"{base}-preview.jpg", prepared.preview, "image/jpeg"))
     written: list[str] = []
+    local = kept.kept_for(store)
+    deferred: StorageError | None = None
     try:
         for path, content, content_type in files:
             store.put(path, content, if_none_match=True, content_type=content_type)
@@ -111,9 +115,26 @@ def attach_evidence(
     except StorageError as error:
         log.error("evidence not stored (%s): %s", store.describe(), error)
         _delete_quietly(store, written)
-        raise StorageFailed(
-            "La preuve n’a pas pu être enregistrée. Rien n’est perdu : réessayez dans un moment."
-        ) from None
+        written = []
+        if local is None:
+            raise StorageFailed(
+                "La preuve n’a pas pu être enregistrée. Rien n’est perdu : "
+                "réessayez dans un moment."
+            ) from None
+        deferred = error  # kept here, written to the shared store later (issue 16)
+    if local is not None:
+        # The reduced copies and voice notes stay here too; the whole file while it waits.
+        to_keep = [f for f in files if deferred is not None or f[0] != files[0][0]
+                   or prepared.kind in kept.KEEP_FULL_KINDS]
+        held = [path for path, content, content_type in to_keep
+                if kept.keep(local, path, content, content_type)]
+        _delete_on_rollback(session, local, held)
+        if deferred is not None and len(held) < len(to_keep):
+            _delete_quietly(local, held)
+            raise StorageFailed(
+                "La preuve n’a pas pu être enregistrée. Rien n’est perdu : "
+                "réessayez dans un moment."
+            )
     _delete_on_rollback(session, store, written)
     evidence = Evidence(
         task_id=task.id,
@@ -133,6 +154,11 @@ def attach_evidence(
     )
     session.add(evidence)
     session.flush()
+    if deferred is not None:
+        session.add(PendingWrite(evidence_id=evidence.id, attempts=1,
+                                 next_attempt_at=utcnow() + timedelta(minutes=1),
+                                 last_error=str(deferred)[:2000]))
+        evidence.waiting_for_storage = True  # the pages say it is kept, in plain words
     record(session, task.parcours_id, actor, "evidence.added", task_id=task.id,
            evidence_id=evidence.id, kind=evidence.kind, name=evidence.original_name)
     session.flush()
