@@ -84,3 +84,45 @@ def test_cli_prints_the_proposals_with_scores(tmp_path: Path,
     unknown = runner.invoke(main, ["suggest", "--referentiel", "NOPE", "texte"])
     assert unknown.exit_code != 0 and "NOPE" in unknown.output
     assert not (tmp_path / "var").exists()  # a question makes no database
+
+
+def test_suggest_searches_only_the_version_the_parcours_uses(tmp_path: Path) -> None:
+    """Issue 14: a parcours tagged against TP APH 2008 is searched in 2008, never in the
+    2013 or 2023 texts; the pages and the API use the same rule (suggestions.py)."""
+    from integration.models import Role
+    from integration.parcours.suggestions import suggest_for_text
+    from integration.settings import Settings
+    from tests.support.database import migrate
+    from tests.support.parcours import (
+        actor_of,
+        committed,
+        make_course,
+        make_parcours,
+        make_person,
+        make_platform,
+    )
+
+    env = {"REPERES_VAR_DIR": str(tmp_path / "var"), "REPERES_SECRET_KEY": "t"}
+    url = Settings(var_dir=tmp_path / "var", secret_key="t").database_url
+    migrate(url)
+    with committed(url) as session:
+        platform = make_platform(session)
+        course = make_course(session, platform)
+        person = make_person(session, platform)
+        parcours = make_parcours(session, person, course,
+                                 referentiels=[("TP-APH", "2008-08-13")])
+        who = actor_of(person, course, Role.CANDIDAT)
+        found = suggest_for_text(session, who, parcours.id, "je lave les sols",
+                                 catalog=Catalog.shipped(), limit=10)
+        parcours_id = parcours.id
+    assert found and {p.item.referentiel_version for p in found} == {"2008-08-13"}
+    result = CliRunner().invoke(main, ["suggest", "--parcours", str(parcours_id), "--json",
+                                       "je", "lave", "les", "sols"], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["referentiels"] == ["TP-APH@2008-08-13"]
+    assert all(s["address"].startswith("TP-APH@2008-08-13#") for s in data["suggestions"])
+    latest = CliRunner().invoke(main, ["suggest", "--referentiel", "TP-APH", "--json",
+                                       "je lave les sols"], env=env)
+    assert json.loads(latest.stdout)["referentiels"] == ["TP-APH@2023-06-07"]  # in force
+    assert "TP-APH@2023-06-07 is incomplete" in latest.stderr
