@@ -327,10 +327,31 @@ class DemoPlatform:
                 "id": link_id,
                 "title": (link or {}).get("title", "Repères – Mon parcours"),
             }
+            if link and link.get("lineitem") and c.AGS in body:
+                # A graded activity: Moodle gives its own gradebook column (issue 17).
+                body[c.AGS]["lineitem"] = link["lineitem"]
         if custom:
             body[c.CUSTOM] = custom
         key = self.lti.demo_keys.signing_key()
         return jwt.encode(body, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+
+    def place_link(self, course: str, title: str, *, score_maximum: float | None = None,
+                   custom: dict[str, str] | None = None, url: Any = None) -> dict[str, Any]:
+        """Place a Repères activity in a course, as a teacher would (deep linking does the
+        same); with `score_maximum`, the activity is graded: it has its own line item."""
+        with self.props.lock:
+            link_id = f"demo-link-{next(self.props.ids)}"
+            link: dict[str, Any] = {"id": link_id, "title": title, "custom": dict(custom or {}),
+                                    "url": url}
+            if score_maximum:
+                item_id = next(self.props.ids)
+                link["lineitem"] = self.lineitem_url(course, item_id)
+                self.props.line_items.setdefault(course, {})[item_id] = {
+                    "id": link["lineitem"], "label": title, "scoreMaximum": score_maximum,
+                    "resourceId": "", "resourceLinkId": link_id, "tag": "",
+                }
+            self.props.links.setdefault(course, []).append(link)
+        return link
 
     def _placed_link(self, course: str | None, link_id: str) -> dict[str, Any] | None:
         for link in self.props.links.get(course or "", []):
@@ -618,18 +639,15 @@ def deep_link_return() -> ResponseReturnValue:
         abort(400, "not a deep linking response for this deployment")
     course = data.get("course") or ""
     placed = []
-    with demo.props.lock:
-        for item in body.get(c.DL_CONTENT_ITEMS, []):
-            if not isinstance(item, dict) or item.get("type") != "ltiResourceLink":
-                continue
-            link = {
-                "id": f"demo-link-{next(demo.props.ids)}",
-                "title": str(item.get("title", "")),
-                "custom": dict(item.get("custom") or {}),
-                "url": item.get("url"),
-            }
-            demo.props.links.setdefault(course, []).append(link)
-            placed.append(link)
+    for item in body.get(c.DL_CONTENT_ITEMS, []):
+        if not isinstance(item, dict) or item.get("type") != "ltiResourceLink":
+            continue
+        line_item = item.get("lineItem")
+        maximum = line_item.get("scoreMaximum") if isinstance(line_item, dict) else None
+        placed.append(demo.place_link(
+            course, str(item.get("title", "")), custom=dict(item.get("custom") or {}),
+            url=item.get("url"),
+            score_maximum=maximum if isinstance(maximum, int | float) else None))
     return render_template(
         "lti/demo_placed.html", placed=placed, course=course, title=course_title(course)
     )

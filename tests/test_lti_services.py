@@ -176,7 +176,7 @@ def test_moodle_score_goes_to_the_line_item_scores_url(app, probe, moodle_course
             body=probe["token_response"]["body"],
             content_type="text/html",
         )
-        # Moodle's coupled item has no resourceId "reperes": Repères creates its own.
+        # No activity line item in the launch: Repères finds or creates its own.
         mock.add(
             responses.GET, items["url"], json=items["body"], content_type=items["content_type"]
         )
@@ -193,6 +193,7 @@ def test_moodle_score_goes_to_the_line_item_scores_url(app, probe, moodle_course
             status=200,
         )
         session, platform, course = loaded(app, "2")
+        course.ags_lineitem_url = None
         amina = session.scalar(select(Person).where(Person.sub == "5"))
         with app.app_context():
             assert post_score(platform, course, amina, 15, 20, comment="Bon travail") == created
@@ -202,6 +203,28 @@ def test_moodle_score_goes_to_the_line_item_scores_url(app, probe, moodle_course
         sent = json.loads(score_call.body)
         assert sent["userId"] == "5" and sent["scoreGiven"] == 15 and sent["scoreMaximum"] == 20
         assert sent["activityProgress"] == "Completed" and sent["gradingProgress"] == "FullyGraded"
+
+
+def test_moodle_score_goes_to_the_activity_line_item_of_the_launch(app, probe, moodle_course):
+    """The launch carried `endpoint.lineitem`: the score lands in the activity's own column,
+    no line item is listed or created (issue 17)."""
+    with responses.RequestsMock() as mock:
+        mock.add(
+            responses.POST,
+            MOODLE_ISSUER + "/mod/lti/token.php",
+            body=probe["token_response"]["body"],
+            content_type="text/html",
+        )
+        own = MOODLE_ISSUER + "/mod/lti/services.php/2/lineitems/4/lineitem/scores?type_id=1"
+        mock.add(responses.POST, own, body="", status=200)
+        session, platform, course = loaded(app, "2")
+        amina = session.scalar(select(Person).where(Person.sub == "5"))
+        with app.app_context():
+            item = post_score(platform, course, amina, 3, 14)
+        session.close()
+        assert item == course.ags_lineitem_url
+        assert [k.request.url for k in mock.calls][-1] == own
+        assert len(mock.calls) == 2  # the token, then the score: nothing created
 
 
 def test_a_rejected_cached_token_is_renewed_once(app, probe, moodle_course):

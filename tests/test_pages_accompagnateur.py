@@ -52,8 +52,8 @@ def test_an_instructor_launch_opens_the_candidats_of_the_course(demo_app: Flask)
     assert page.status_code == 200
     assert "Parcours RAE – La Fabrique de l’Emploi" in text
     assert "Samira B." in text and f"/cours/candidats/{parcours_id}" in text
-    assert "1 compétence sur 14 avec une preuve" in text
-    assert "en préparation" in text and "1 activité" in text and "dernière action" in text
+    assert "1 sur 14" in text  # compétences with a proof
+    assert "en préparation" in text and "1 activité" in text and "Dernière action" in text
     # Names and roles: the other candidats of the Moodle course, not yet come.
     assert "Jean-Marc D." in text and "Fatou K." in text
     assert "Pas encore venu dans Repères" in text
@@ -132,7 +132,8 @@ def test_marking_the_parcours_ready_for_the_jury(demo_app: Flask):
         db.get(Parcours, parcours_id).modalite = "concret"
     page = nadia.get(path).get_data(as_text=True)
     ready = post(nadia, path + "/etape",
-                 {"status": "pret_pour_le_jury", "version": values_of(page, "version")[0]},
+                 {"status": "pret_pour_le_jury", "version": values_of(page, "version")[0],
+                  "confirme": "1"},  # blocs without proof: confirmed (issue 17)
                  token_from=path)
     assert ready.status_code == 303
     text = text_of(nadia.get(ready.headers["Location"]))

@@ -58,6 +58,8 @@ class WsFunction(enum.StrEnum):
     GET_ACTIVITIES_COMPLETION_STATUS = "core_completion_get_activities_completion_status"
     LIST_COURSE_MODULE_COMPETENCIES = "core_competency_list_course_module_competencies"
     GET_USERS_BY_FIELD = "core_user_get_users_by_field"
+    # Writes (never retried): a message to a person, from the token's user (issue 17).
+    SEND_INSTANT_MESSAGES = "core_message_send_instant_messages"
 
 
 #: What the completion sync cannot work without; check with ``SiteInfo.missing_functions``.
@@ -432,6 +434,22 @@ class MoodleClient:
             return []
         answer = self._list(WsFunction.GET_USERS_BY_FIELD, {"field": field, "values": wanted})
         return [MoodleUser.from_raw(raw) for raw in _dicts(answer)]
+
+    def send_instant_message(self, touserid: int, text: str) -> int:
+        """``core_message_send_instant_messages``: one plain-text message to one Moodle
+        user, from the token's user. Returns Moodle's message id; raises
+        :class:`MoodleError` when Moodle refused it (its ``errormessage``). A write: the
+        caller should use a client with ``retries=0`` so that nothing is sent twice."""
+        answer = self._list(
+            WsFunction.SEND_INSTANT_MESSAGES,
+            {"messages": [{"touserid": int(touserid), "text": text, "textformat": 2}]},
+        )
+        first = answer[0] if answer and isinstance(answer[0], Mapping) else {}
+        msgid = first.get("msgid")
+        if not isinstance(msgid, int) or msgid < 0:
+            raise MoodleError("messagenotsent", str(first.get("errormessage") or "no message id"),
+                              WsFunction.SEND_INSTANT_MESSAGES)
+        return msgid
 
     # ---------------------------------------------------------------- shapes
 

@@ -260,8 +260,12 @@ def line_item_url(
     label: str = "Repères",
     resource_id: str = REPERES_RESOURCE_ID,
 ) -> str:
-    """Repères' line item in the course: found by `resourceId`, or created."""
+    """Where scores go: the activity's own line item when the launch carried one
+    (`endpoint.lineitem`, its column in Moodle's gradebook); otherwise Repères' line item
+    in the course, found by `resourceId` or created (issue 17)."""
     lti = lti or lti_context()
+    if course.ags_lineitem_url:
+        return course.ags_lineitem_url
     scopes = set(course.ags_scopes or [])
     if course.ags_lineitems_url and c.SCOPE_LINEITEM in scopes:
         read = [c.SCOPE_LINEITEM]
@@ -292,8 +296,6 @@ def line_item_url(
         if isinstance(item, dict) and item.get("id"):
             return str(item["id"])
         raise ServiceError("the platform created a line item without an id")
-    if course.ags_lineitem_url:
-        return course.ags_lineitem_url
     raise ServiceError(f"course {course.id} has no grade service: launch Repères from it once")
 
 

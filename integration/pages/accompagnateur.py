@@ -12,19 +12,22 @@ from sqlalchemy.orm import Session
 from .. import parcours as services
 from ..auth import Actor, require_actor, signed_in
 from ..models import Parcours, ParcoursStatus, Role
+from ..moodle import notify
 from ..parcours.catalog import catalog_for
-from ..parcours.errors import Forbidden, NotFound, ParcoursError
+from ..parcours.errors import Forbidden, Invalid, NotFound, ParcoursError
+from ..parcours.readiness import readiness
 from ..parcours.services import STATUS_ORDER, UNSET, _Unset
 from ..parcours.text import parse_date
-from . import board, grades
+from . import activities, board, feedback, grades  # noqa: F401  (routes)
 from .forms import Form
 from .web import bp, form, page, run
 from .words import STATUS_WORDS, VERDICT_WORDS
 
 accompagnateur_only = require_actor(Role.ACCOMPAGNATEUR, Role.COORDINATEUR)
 
-GRADEBOOK_FAILED = ("Le carnet de notes de Moodle n’a pas répondu. Ce n’est pas grave : "
-                    "tout est enregistré ici, la note suivra au prochain changement.")
+GRADEBOOK_FAILED = grades.GRADEBOOK_FAILED
+UNCOVERED = ("Des blocs n’ont encore aucune preuve. Cochez la case pour confirmer "
+             "que le parcours va quand même au jury.")
 
 
 def _gradebook(who: Actor, parcours_id: int) -> None:
@@ -39,7 +42,15 @@ def cours() -> ResponseReturnValue:
     who = signed_in()
     roster = board.course_roster(who)
     found = run(lambda db: board.course_board(db, who, catalog_for(db, who), roster))
-    return page("pages/cours.html", board=found)
+    asked = {"q": request.args.get("q", "")[:100],
+             "tri": request.args.get("tri", "nom"), "etape": request.args.get("etape", "")}
+    if asked["tri"] not in board.SORTS:
+        asked["tri"] = "nom"
+    if asked["etape"] not in board.STEPS:
+        asked["etape"] = ""
+    rows = board.arrange(found.rows, search=asked["q"], sort=asked["tri"], step=asked["etape"])
+    return page("pages/cours.html", board=found, rows=rows, asked=asked, sorts=board.SORTS,
+                steps=board.STEPS)
 
 
 @bp.get("/cours/tableau")
@@ -78,9 +89,19 @@ def candidat_status(parcours_id: int) -> ResponseReturnValue:
             jury = parse_date(values.get("jury_date"), "jury_date")
 
         def change(db: Session) -> Parcours:
-            board.parcours_in_course(db, who, parcours_id)
-            return services.change_status(db, who, parcours_id, status, jury_date=jury,
-                                          catalog=catalog_for(db, who), expected_version=version)
+            catalog = catalog_for(db, who)
+            before = board.parcours_in_course(db, who, parcours_id).status
+            changed = services.change_status(db, who, parcours_id, status, jury_date=jury,
+                                             catalog=catalog, expected_version=version)
+            # Ready for the jury with care: blocs without proof need a confirmation (the
+            # step's own rules answer first; raising here undoes the change).
+            if (changed.status is ParcoursStatus.PRET_POUR_LE_JURY and before is not
+                    changed.status and not values.get("confirme")):
+                ready = readiness(services.parcours_progress(db, who, parcours_id,
+                                                             catalog=catalog))
+                if ready.needs_confirmation:
+                    raise Invalid(UNCOVERED, field="confirme")
+            return changed
 
         parcours = run(change)
     except ParcoursError as error:
@@ -92,6 +113,8 @@ def candidat_status(parcours_id: int) -> ResponseReturnValue:
                     next_status=_next_status(file.parcours.status), status_words=STATUS_WORDS)
     flash(f"C’est enregistré : le parcours est « {STATUS_WORDS[parcours.status]} ».", "ok")
     _gradebook(who, parcours_id)
+    if parcours.status is ParcoursStatus.PRET_POUR_LE_JURY:
+        notify.ready_for_jury(who, parcours_id)
     return redirect(url_for("pages.candidat", parcours_id=parcours_id) + "#etape", code=303)
 
 
@@ -117,6 +140,7 @@ def review(parcours_id: int, ref_id: str, version: str, code: str) -> ResponseRe
             word = VERDICT_WORDS.get(values.get("verdict", "").lower(), "")
             flash(f"Votre avis est enregistré : {word}.", "ok")
             _gradebook(who, parcours_id)
+            notify.avis_given(who, parcours_id)
             return redirect(url_for("pages.candidat", parcours_id=parcours_id)
                             + f"#c-{code}", code=303)
     screen = run(lambda db: board.review_screen(db, who, parcours_id, ref_id, version, code,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +52,8 @@ from ..parcours.progress import (
     decide,
     load_facts,
 )
+from ..parcours.readiness import Readiness, readiness
+from ..parcours.worklist import to_look_at
 from ..runtime import current_runtime
 from .screens import Photo, TaskCard, task_cards
 
@@ -141,10 +144,37 @@ class Row:
     totals: Cell = field(default_factory=Cell)
     cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)
     referentiels: list[Referentiel] = field(default_factory=list)
+    to_look_at: int = 0  # activities waiting for this accompagnateur (« À regarder »)
 
     @property
     def percent(self) -> int:
         return self.totals.percent
+
+    @property
+    def step(self) -> str:
+        """The filter's step: a parcours status, or « pas_commence » (no métier yet)."""
+        if self.parcours is None or not self.referentiels:
+            return "pas_commence"
+        return self.parcours.status.value
+
+    @property
+    def waiting(self) -> str:
+        """What this candidat waits for, in a few plain words."""
+        if not self.launched:
+            return "Pas encore venu dans Repères"
+        if self.parcours is None or not self.referentiels:
+            return "Doit choisir son métier"
+        if self.to_look_at:
+            return "Attend votre regard"
+        if self.parcours.status is ParcoursStatus.PRET_POUR_LE_JURY:
+            return "Attend le jury"
+        if self.parcours.status is not ParcoursStatus.EN_PREPARATION:
+            return "Parcours présenté au jury"
+        if not self.task_count:
+            return "Doit écrire une première activité"
+        if self.parcours.modalite is None:
+            return "Doit choisir sa façon de montrer"
+        return "Continue ses activités"
 
 
 @dataclass
@@ -155,6 +185,7 @@ class Board:
     referentiels: list[Referentiel]
     roster_failed: bool
     roster_used: bool
+    to_look_at: int = 0  # the same count as « À regarder »
 
     @property
     def ready_count(self) -> int:
@@ -211,9 +242,52 @@ def course_board(db: Session, who: Actor, catalog: Catalog, roster: Roster) -> B
 
     rows.extend(_not_started(db, who, roster, seen_people))
     rows.sort(key=lambda r: (r.parcours is None, r.name.lower()))
+    work = to_look_at(db, who)
+    for row in rows:
+        if row.parcours is not None:
+            row.to_look_at = work.of(row.parcours.id)
     return Board(course, rows, list(columns.values()), list(referentiels.values()),
                  roster_failed=roster.asked and roster.members is None,
-                 roster_used=roster.members is not None)
+                 roster_used=roster.members is not None, to_look_at=work.count)
+
+
+SORTS = {
+    "nom": "le nom",
+    "derniere": "la dernière action",
+    "a-regarder": "ce qui est à regarder",
+    "progression": "la progression",
+}
+STEPS = {
+    "": "toutes les étapes",
+    "pas_commence": "pas encore de métier choisi",
+    ParcoursStatus.EN_PREPARATION.value: "en préparation",
+    ParcoursStatus.PRET_POUR_LE_JURY.value: "prêt pour le jury",
+    ParcoursStatus.PRESENTE.value: "présenté au jury",
+    ParcoursStatus.RECONNU.value: "reconnu",
+}
+
+
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def arrange(rows: list[Row], *, search: str = "", sort: str = "nom",
+            step: str = "") -> list[Row]:
+    """The course list as asked: names containing `search` (accents and case aside),
+    at one step, in one order (names otherwise)."""
+    wanted = _folded(search.strip())
+    found = [r for r in rows if (not wanted or wanted in _folded(r.name))
+             and (not step or r.step == step)]
+    by_name = sorted(found, key=lambda r: _folded(r.name))
+    if sort == "derniere":
+        stamp = {id(r): r.last_activity.timestamp() if r.last_activity else 0.0 for r in found}
+        return sorted(by_name, key=lambda r: -stamp[id(r)])
+    if sort == "a-regarder":
+        return sorted(by_name, key=lambda r: -r.to_look_at)
+    if sort == "progression":
+        return sorted(by_name, key=lambda r: (-r.percent, -r.totals.reviewed))
+    return by_name
 
 
 def _latest(*moments: datetime | None) -> datetime | None:
@@ -258,6 +332,14 @@ def parcours_in_course(db: Session, who: Actor, parcours_id: int) -> Parcours:
     return parcours
 
 
+@dataclass(frozen=True)
+class StepChange:
+    old: ParcoursStatus
+    new: ParcoursStatus
+    by: str
+    at: datetime
+
+
 @dataclass
 class CandidatFile:
     parcours: Parcours
@@ -265,15 +347,28 @@ class CandidatFile:
     coverage: ParcoursProgress
     cards: list[TaskCard]
     photos: dict[int, list[Photo]]
+    readiness: Readiness = field(default_factory=Readiness)
+    steps: list[StepChange] = field(default_factory=list)  # newest first
+    to_look_at: int = 0
 
 
 def candidat_file(db: Session, who: Actor, parcours_id: int, catalog: Catalog) -> CandidatFile:
-    """The positionnement grid, the tasks and their photos of one candidat of the course."""
+    """The positionnement grid, the tasks and their photos of one candidat of the course,
+    what the parcours has before the jury, and the changes of step (going back included)."""
     parcours = parcours_in_course(db, who, parcours_id)
     cov = services.parcours_progress(db, who, parcours.id, catalog=catalog)
     tasks = services.list_tasks(db, who, parcours.id)
+    steps = [StepChange(ParcoursStatus(e.detail["old"]), ParcoursStatus(e.detail["new"]),
+                        person.display_name if person is not None else "", e.at)
+             for e, person in db.execute(
+                 select(HistoryEntry, Person)
+                 .outerjoin(Person, Person.id == HistoryEntry.actor_id)
+                 .where(HistoryEntry.parcours_id == parcours.id,
+                        HistoryEntry.action == "status.changed")
+                 .order_by(HistoryEntry.id.desc()).limit(20)).all()]
+    work = to_look_at(db, who, course_id=parcours.course_id, parcours_id=parcours.id)
     return CandidatFile(parcours, parcours.person, cov, task_cards(db, tasks),
-                        _photos(db, tasks))
+                        _photos(db, tasks), readiness(cov), steps, work.count)
 
 
 def _photos(db: Session, tasks: list[Task]) -> dict[int, list[Photo]]:

@@ -1,5 +1,8 @@
 """Progress sent to Moodle's gradebook (LTI AGS) after a review or a change of step.
 
+Scores go to the activity's own column when the launch carried its line item
+(`endpoint.lineitem`), else to a « Repères » line item of the course (lti/services.py).
+
 The score is the share of compétences the accompagnateur said « Oui » to (« Partiellement »
 counts half), over every compétence of the chosen référentiels. It is sent after the
 change is saved, outside its transaction: a platform that does not answer is logged and
@@ -22,10 +25,15 @@ from ..lti import claims as c
 from ..lti.errors import ServiceError
 from ..lti.services import post_score
 from ..models import Course, ParcoursStatus, Person, Platform
+from ..parcours.access import ACCOMPAGNATEUR_ROLES
 from ..parcours.catalog import catalog_for
+from ..parcours.worklist import to_look_at
 from ..runtime import current_runtime
 
 log = logging.getLogger(__name__)
+
+GRADEBOOK_FAILED = ("Le carnet de notes de Moodle n’a pas répondu. Ce n’est pas grave : "
+                    "tout est enregistré ici, la note suivra au prochain changement.")
 
 ACTIVITY = {
     ParcoursStatus.EN_PREPARATION: "InProgress",
@@ -53,6 +61,9 @@ def progress_of(db: Session, who: Actor, parcours_id: int, catalog: Catalog) -> 
     part = sum(r.totals.partiellement for r in cov.referentiels)
     evidence = sum(r.totals.with_evidence for r in cov.referentiels)
     given = oui + 0.5 * part
+    # The same count as « À regarder » and the course page, for who sends it.
+    waiting = (to_look_at(db, who, course_id=parcours.course_id, parcours_id=parcours.id).count
+               if who.role in ACCOMPAGNATEUR_ROLES else 0)
     return Progress(
         given=given,
         maximum=float(total or 1),
@@ -61,7 +72,8 @@ def progress_of(db: Session, who: Actor, parcours_id: int, catalog: Catalog) -> 
         # reviews now, sent again at each change.
         grading="FullyGraded",
         comment=(f"{oui} compétence(s) « oui », {part} « partiellement », "
-                 f"{evidence} avec une preuve, sur {total}."),
+                 f"{evidence} avec une preuve, sur {total}. "
+                 f"{waiting} activité(s) à regarder."),
     )
 
 
