@@ -43,9 +43,14 @@ def test_the_coordinateur_chooses_what_the_course_offers(demo_app: Flask):
 
 
 def test_only_the_coordinateur_changes_the_offer(demo_app: Flask):
+    # Issue 14: the accompagnateur reads the page, which says who chooses; only the
+    # coordinateur changes it (unless allowed: tests/test_referentiel_entry.py).
     nadia = launched(demo_app, "accompagnatrice")
-    assert nadia.get("/cours/referentiels").status_code == 403
-    assert "Les référentiels" not in text_of(nadia.get("/cours")).split("<main")[0]
+    page = text_of(nadia.get("/cours/referentiels"))
+    assert "Le coordinateur choisit les référentiels du cours." in page
+    assert "Les référentiels" in text_of(nadia.get("/cours")).split("<main")[0]
+    assert post(nadia, "/cours/referentiels", {"referentiels": "TP-AR@2006-09-08"},
+                token_from="/cours").status_code == 403
 
 
 def test_importing_a_referentiel_from_the_page(demo_app: Flask):

@@ -126,3 +126,35 @@ def test_completing_a_referentiel_a_completer_starts_from_it(demo_app: Flask):
     page = text_of(olivier.get("/cours/referentiels/saisir?depuis=TP-EC@2022-09-28"))
     assert 'name="code" value="TP-EC"' in page
     assert "Ou compléter un référentiel" in text_of(olivier.get("/cours/referentiels"))
+
+
+def test_the_page_says_who_chooses_and_the_coordinateur_may_let_accompagnateurs_choose(
+    demo_app: Flask,
+):
+    nadia = launched(demo_app, "accompagnatrice")
+    page = text_of(nadia.get("/cours/referentiels"))
+    assert "Le coordinateur choisit les référentiels du cours." in page
+    assert "Pour la changer, demandez au coordinateur." in page
+    assert "Importer un référentiel" not in page and 'name="referentiels"' not in page
+    refused = post(nadia, "/cours/referentiels", {"referentiels": "TP-AR@2006-09-08"},
+                   token_from="/cours")
+    assert refused.status_code == 403
+    # Only the coordinateur changes who chooses.
+    assert post(nadia, "/cours/referentiels/qui-choisit", {"accompagnateurs": "oui"},
+                token_from="/cours").status_code == 403
+
+    olivier = launched(demo_app, "coordinateur")
+    allowed = post(olivier, "/cours/referentiels/qui-choisit", {"accompagnateurs": "oui"},
+                   token_from="/cours/referentiels")
+    assert allowed.status_code == 303
+    page = text_of(nadia.get("/cours/referentiels"))
+    assert "Le coordinateur et les accompagnateurs choisissent" in page
+    assert 'name="referentiels"' in page and "Importer un référentiel" not in page
+    chosen = post(nadia, "/cours/referentiels", {"referentiels": "TP-AR@2006-09-08"},
+                  token_from="/cours/referentiels")
+    assert chosen.status_code == 303
+    # A candidat never reaches the page.
+    samira = launched(demo_app, "candidat1")
+    assert samira.get("/cours/referentiels").status_code in (403, 404)
+    post(olivier, "/cours/referentiels/qui-choisit", {}, token_from="/cours/referentiels")
+    assert 'name="referentiels"' not in text_of(nadia.get("/cours/referentiels"))

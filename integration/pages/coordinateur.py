@@ -27,7 +27,7 @@ def _offer_page(status: int = 200, *, offer_form: Form | None = None,
 
 
 @bp.route("/cours/referentiels", methods=["GET", "POST"])
-@coordinateur_only
+@require_actor(Role.COORDINATEUR, Role.ACCOMPAGNATEUR)
 def course_referentiels() -> ResponseReturnValue:
     who = signed_in()
     if request.method == "GET":
@@ -68,3 +68,15 @@ def course_referentiels_import() -> ResponseReturnValue:
     else:
         flash("Ce référentiel était déjà là : rien n’a changé.", "ok")
     return redirect(url_for("pages.course_referentiels") + "#proposes", code=303)
+
+
+@bp.post("/cours/referentiels/qui-choisit")
+@coordinateur_only
+def course_referentiels_who_chooses() -> ResponseReturnValue:
+    who = signed_in()
+    allowed = form().get("accompagnateurs") == "oui"
+    run(lambda db: course_admin.set_accompagnateurs_choose(db, who, allowed))
+    flash("C’est enregistré : les accompagnateurs choisissent aussi les référentiels."
+          if allowed else "C’est enregistré : seul le coordinateur choisit les référentiels.",
+          "ok")
+    return redirect(url_for("pages.course_referentiels") + "#qui-choisit", code=303)

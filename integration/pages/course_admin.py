@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -20,9 +20,11 @@ from referentiels.errors import Problem
 from referentiels.importers import FORMATS, guess_format, import_file
 
 from ..actor import Actor
-from ..models import Course
+from ..models import Course, Platform
+from ..parcours.access import may_choose_course_referentiels
 from ..parcours.catalog import import_referentiels, load_catalog, resolve
 from ..parcours.errors import Forbidden, Invalid, NotFound
+from ..platform_settings import PlatformSettings
 from .referentiel_status import ReferentielState, states_of
 
 log = logging.getLogger(__name__)
@@ -36,13 +38,37 @@ FORMAT_WORDS = {
 }
 
 
-def _course(db: Session, who: Actor) -> Course:
-    if not who.is_coordinateur:
+def _course(db: Session, who: Actor, *, to_choose: bool = False) -> Course:
+    """The actor's course: for its coordinateur; with `to_choose`, also for an
+    accompagnateur when the coordinateur allows them to choose the référentiels."""
+    allowed = who.is_coordinateur or (to_choose and may_choose_course_referentiels(
+        who, accompagnateurs_choose(db, who)))
+    if not allowed:
         raise Forbidden("Seul un coordinateur choisit les référentiels du cours.")
     course = db.get(Course, who.course_id)
     if course is None or course.platform_id != who.platform_id:
         raise NotFound("Ce cours n’existe pas ici. Relancez Repères depuis Moodle.")
     return course
+
+
+def accompagnateurs_choose(db: Session, who: Actor) -> bool:
+    """The platform's setting: may accompagnateurs choose the course's référentiels?"""
+    return PlatformSettings.of(db.get(Platform, who.platform_id)
+                               ).accompagnateurs_choose_referentiels
+
+
+def set_accompagnateurs_choose(db: Session, who: Actor, allowed: bool) -> None:
+    """The coordinateur allows (or not) the accompagnateurs to choose the référentiels."""
+    _course(db, who)
+    platform = db.get(Platform, who.platform_id)
+    if platform is None:
+        raise NotFound("Cette plateforme n’existe pas ici. Relancez Repères depuis Moodle.")
+    settings = replace(PlatformSettings.of(platform), accompagnateurs_choose_referentiels=allowed)
+    if settings.to_json() != (platform.settings or {}):
+        platform.settings = settings.to_json()
+        log.info("platform %s: accompagnateurs choose référentiels = %s (by person %s)",
+                 platform.id, allowed, who.person_id)
+        db.flush()
 
 
 @dataclass
@@ -52,10 +78,18 @@ class OfferScreen:
     offered: set[str]  # "id@version"
     unknown: list[str]  # entries of the course no longer found
     states: dict[str, ReferentielState] = field(default_factory=dict)  # by "id@version"
+    may_choose: bool = True  # this actor may change what the course offers
+    accompagnateurs_choose: bool = False  # the platform's setting
 
 
 def offer_screen(db: Session, who: Actor) -> OfferScreen:
-    course = _course(db, who)
+    """What the course offers; an accompagnateur reads it (and changes it if allowed)."""
+    if who.is_candidat:
+        raise Forbidden("Les référentiels du cours sont choisis par le coordinateur.")
+    course = db.get(Course, who.course_id)
+    if course is None or course.platform_id != who.platform_id:
+        raise NotFound("Ce cours n’existe pas ici. Relancez Repères depuis Moodle.")
+    allowed = accompagnateurs_choose(db, who)
     catalog = load_catalog(db, platform_id=who.platform_id, fresh=True)
     offered: set[str] = set()
     unknown: list[str] = []
@@ -68,12 +102,13 @@ def offer_screen(db: Session, who: Actor) -> OfferScreen:
         offered.add(f"{ref.id}@{ref.version}")
     refs = sorted(catalog, key=lambda r: (r.status != "en_vigueur", r.intitule.lower(),
                                           r.version))
-    return OfferScreen(course, refs, offered, unknown, states_of(refs))
+    return OfferScreen(course, refs, offered, unknown, states_of(refs),
+                       may_choose_course_referentiels(who, allowed), allowed)
 
 
 def set_offer(db: Session, who: Actor, entries: Sequence[str], catalog: Catalog) -> Course:
     """The référentiels the course offers (none: every shipped one in force)."""
-    course = _course(db, who)
+    course = _course(db, who, to_choose=True)
     wanted: list[str] = []
     for entry in entries:
         ref_id, _, version = entry.partition("@")
