@@ -103,7 +103,10 @@ SCHEMAS: dict[str, Any] = {
          "tools": {"type": "string", "maxLength": 5000},
          "frequency": {"type": "string", "maxLength": 100},
          "started_on": DATE, "ended_on": DATE,
-         "source": {"enum": ["workplace", "coursework"]}},
+         "source": {"enum": ["workplace", "coursework"]},
+         "out_of_dossier": {"type": "boolean", "description":
+                            "« Ne pas mettre dans le dossier »: the candidat only (403 for "
+                            "others); false by default."}},
         description="Control characters are removed; texts over the limit are refused (422).",
     ),
     "TaskInput": {"allOf": [_ref("TaskFields"), {"required": ["title"]}]},

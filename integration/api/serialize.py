@@ -126,6 +126,8 @@ def task_json(task: Task, *, detail: bool = True) -> dict[str, Any]:
         "started_on": iso(task.started_on),
         "ended_on": iso(task.ended_on),
         "source": task.source.value,
+        # « Ne pas mettre dans le dossier »: the candidat's choice (issue 16).
+        "out_of_dossier": task.out_of_dossier,
         # For a task the sync made from a Moodle module (else null): whether Moodle still
         # counts the module as completed, so a page can say it no longer does.
         "moodle_cmid": task.moodle_cmid,

@@ -19,7 +19,9 @@ from .text import clean_text, parse_date
 TEXT_FIELDS = ("title", "description", "where", "how", "tools", "frequency")
 SINGLE_LINE = {"title", "where", "frequency"}
 DATE_FIELDS = ("started_on", "ended_on")
-EDITABLE = (*TEXT_FIELDS, *DATE_FIELDS, "source")
+# « Ne pas mettre dans le dossier » (issue 16): the candidat's choice, like the words.
+SWITCHES = ("out_of_dossier",)
+EDITABLE = (*TEXT_FIELDS, *DATE_FIELDS, "source", *SWITCHES)
 # Sources a person may choose; `moodle` tasks come from the sync only.
 CHOOSABLE_SOURCES = (TaskSource.WORKPLACE, TaskSource.COURSEWORK)
 
@@ -40,6 +42,14 @@ def _clean(changes: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     for name in DATE_FIELDS:
         if name in changes:
             clean[name] = parse_date(changes[name], name)
+    for name in SWITCHES:
+        if name in changes:
+            value = changes[name]
+            if isinstance(value, str) and value in ("0", "1", "true", "false", "on", "off"):
+                value = value in ("1", "true", "on")
+            if not isinstance(value, bool):
+                raise Invalid("Répondez oui ou non.", field=name)
+            clean[name] = value
     if "source" in changes:
         try:
             source = TaskSource(changes["source"])
