@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from referentiels.pictos import metier_picto
+
 from .. import parcours as services
 from ..auth import require_actor, signed_in
 from ..models import Role
@@ -29,6 +31,7 @@ from .words import FREQUENCIES, MODALITES, family_of, plain_metier, plain_name
 candidat_only = require_actor(Role.CANDIDAT)
 bp.add_app_template_filter(plain_name, "plain_name")
 bp.add_app_template_filter(plain_metier, "plain_metier")
+bp.add_app_template_global(metier_picto, "metier_picto")
 # The writes below are guarded by the services' one rule (the candidat owns their words,
 # parcours/access.py: may_change_own_words), the same for the API: no second check here.
 launched = require_actor()

@@ -82,6 +82,11 @@ def form() -> dict[str, str]:
         raise ParcoursError("Le texte ou le fichier est trop gros. Raccourcissez-le.") from None
 
 
+# Forms whose view says « too big » on the form itself, the words kept (issue 15): a body
+# too big to read is handed to them unread; they write nothing then.
+TOO_LARGE_SAID_ON_FORM = frozenset({"pages.task_new", "pages.task_photos"})
+
+
 @bp.before_request
 def _guard() -> None:
     signed_in()
@@ -89,6 +94,8 @@ def _guard() -> None:
         try:
             csrf.check()
         except RequestEntityTooLarge:
+            if request.endpoint in TOO_LARGE_SAID_ON_FORM:
+                return
             abort(413)
 
 

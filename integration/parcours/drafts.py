@@ -20,7 +20,8 @@ from .errors import Invalid
 FORM_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 MAX_FIELDS = 20
 MAX_FIELD_CHARS = 10_000
-NAME = re.compile(r"^[a-z_]{1,40}$")
+# The fields of the forms that keep a draft (the activity's words); nothing else is kept.
+NAMES = frozenset({"title", "where", "tools", "how", "frequency", "source", "description"})
 
 
 def _key(form_key: str) -> str:
@@ -37,7 +38,7 @@ def clean(data: Any) -> dict[str, str]:
     for name, value in data.items():
         if len(kept) >= MAX_FIELDS:
             break
-        if isinstance(name, str) and NAME.match(name) and isinstance(value, str):
+        if name in NAMES and isinstance(value, str):
             kept[name] = value[:MAX_FIELD_CHARS]
     return kept
 
