@@ -27,6 +27,7 @@ from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from .demo_people import COURSES, DEFAULT_COURSE, PEOPLE, DemoPerson
 from .lti import claims as c
 from .lti.context import LtiContext, ToolUrls, lti_context
 from .lti.http import LocalAdapter
@@ -42,82 +43,7 @@ ID_TOKEN_LIFETIME = 60  # as Moodle
 HINT_MAX_AGE = 600
 TOKEN_MAX_AGE = 3600
 
-_LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
-LEARNER = _LIS + "membership#Learner"
-INSTRUCTOR = _LIS + "membership#Instructor"
-INSTITUTION_ADMIN = _LIS + "institution/person#Administrator"
-
-
-@dataclass(frozen=True)
-class DemoPerson:
-    key: str
-    sub: str
-    given_name: str
-    family_name: str
-    email: str
-    roles: tuple[str, ...]
-    what: str  # how the demo page presents them
-
-    @property
-    def name(self) -> str:
-        return f"{self.given_name} {self.family_name}"
-
-
-PEOPLE: dict[str, DemoPerson] = {
-    p.key: p
-    for p in (
-        DemoPerson(
-            "candidat1",
-            "demo-samira",
-            "Samira",
-            "B.",
-            "samira.b@demo.invalid",
-            (LEARNER,),
-            "candidate, recyclerie",
-        ),
-        DemoPerson(
-            "candidat2",
-            "demo-jean-marc",
-            "Jean-Marc",
-            "D.",
-            "jean-marc.d@demo.invalid",
-            (LEARNER,),
-            "candidat, maraîchage",
-        ),
-        DemoPerson(
-            "candidat3",
-            "demo-fatou",
-            "Fatou",
-            "K.",
-            "fatou.k@demo.invalid",
-            (LEARNER,),
-            "candidate, couture",
-        ),
-        DemoPerson(
-            "accompagnatrice",
-            "demo-nadia",
-            "Nadia",
-            "L.",
-            "nadia.l@demo.invalid",
-            (INSTRUCTOR,),
-            "accompagnatrice",
-        ),
-        DemoPerson(
-            "coordinateur",
-            "demo-olivier",
-            "Olivier",
-            "R.",
-            "olivier.r@demo.invalid",
-            (INSTITUTION_ADMIN, INSTRUCTOR),
-            "coordinateur RAE",
-        ),
-    )
-}
-COURSES = {
-    "rae": "Parcours RAE – La Fabrique de l’Emploi",
-    "accompagnement": "Accompagnement de parcours RAE",
-}
-DEFAULT_COURSE = "rae"
+# The sample people, their courses and the parcours already under way: demo_people.py.
 DEFAULT_LINK = "demo-link-parcours"
 SCOPES = c.TOOL_SCOPES
 

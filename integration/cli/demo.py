@@ -26,6 +26,19 @@ def command(cli: CliContext, host: str, port: int) -> None:
     upgrade(engine)
     engine.dispose()
     app = create_app(settings)
+    from ..demo_people import seed_demo
+    from ..demo_platform import DEPLOYMENT_ID, demo_of
+
+    runtime = app.extensions["reperes"]
+    with runtime.sessions.begin() as session:
+        # On an empty database only: Samira's parcours well under way (idempotent).
+        if seed_demo(session, runtime.store, demo_of(app).issuer, DEPLOYMENT_ID):
+            click.echo("demo: Samira's parcours seeded (agent de propreté, 3 activities)")
+    from ..ops.background import start_background_work
+
+    # Like `reperes serve`: the storage queue is retried every minute (and the sync runs
+    # when REPERES_SYNC_EVERY is set).
+    start_background_work(app.extensions["reperes"])
     click.echo(f"database at migration {head_revision()}")
     click.echo(f"Repères with the demo platform: {settings.base_url}/demo")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
