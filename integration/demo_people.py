@@ -132,8 +132,10 @@ def seed_demo(session: Session, store: Any, issuer: str, deployment_id: str) -> 
         return False
     if session.scalar(select(Person.id).where(Person.platform_id == platform.id).limit(1)):
         return False  # the demo was used already: never touch what people did
+    # The course offers the three trades' référentiels (two are historical texts, whole).
     course = Course(platform_id=platform.id, context_id=DEFAULT_COURSE,
-                    deployment_id=deployment_id, title=COURSES[DEFAULT_COURSE])
+                    deployment_id=deployment_id, title=COURSES[DEFAULT_COURSE],
+                    referentiels=[p.referentiel for p in PEOPLE.values() if p.referentiel])
     session.add(course)
     session.flush()
     people = {key: _person(session, platform, who) for key, who in PEOPLE.items()}

@@ -49,5 +49,8 @@ def test_the_demo_is_seeded_once_on_an_empty_database(demo_app: Flask) -> None:
     samira = launched(demo_app, "candidat1")
     page = text_of(samira.get("/moi/referentiel"))
     assert re.search(r"\b3 [^<]*sur 6\b", page), "3 of 6 compétences with a photo"
+    # Jean-Marc and Fatou find their trade in the choice.
+    choice = text_of(launched(demo_app, "candidat3").get("/moi/referentiel/choisir"))
+    assert "commercial" in choice and "paysag" in choice.lower()
     # Nadia sees her in the course.
     assert "Samira" in text_of(launched(demo_app, "accompagnatrice").get("/cours"))
