@@ -7,7 +7,7 @@ it may do.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from .models import Role
@@ -36,9 +36,15 @@ class Actor:
         return self.role is Role.COORDINATEUR
 
     def to_session(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["role"] = self.role.value
-        return data
+        # Written out: dataclasses.asdict deep-copies, a tenth of a launch's time.
+        return {
+            "person_id": self.person_id,
+            "platform_id": self.platform_id,
+            "course_id": self.course_id,
+            "role": self.role.value,
+            "deployment_id": self.deployment_id,
+            "launch_id": self.launch_id,
+        }
 
     @classmethod
     def from_session(cls, data: dict[str, Any]) -> Actor:

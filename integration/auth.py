@@ -29,10 +29,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from flask import Flask, abort, g, request, session
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import delete, insert, or_, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .actor import Actor
@@ -114,47 +116,56 @@ def _forget_record() -> None:
 
 
 SWEEP_EVERY = 60.0  # seconds: a process sweeps ended session records this often at most
-_last_sweep: dict[str, float] = {}  # by database URL
+_last_sweep: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()  # by database
+_SWEEP = delete(SessionRecord).where(
+    or_(
+        SessionRecord.expires_at < bindparam("expired"),
+        SessionRecord.last_seen_at < bindparam("idle"),
+    )
+)
+_NEW_RECORD = {
+    name: bindparam("new_" + name)
+    for name in ("digest", "person_id", "platform_id", "created_at", "last_seen_at", "expires_at")
+}
+_RENEW = (
+    update(SessionRecord).where(SessionRecord.digest == bindparam("digest")).values(_NEW_RECORD)
+)
+_RECORD = insert(SessionRecord).values(_NEW_RECORD)
 
 
-def login_actor(actor: Actor, db: Session | None = None) -> None:
+def login_actor(actor: Actor, db: Session | Connection | None = None) -> None:
     """Start a fresh session for this actor (a new launch replaces the previous one).
 
     With `db`, the record is written in the caller's transaction (the launch: one
-    transaction for the whole of it): the previous record of this browser deleted, the new
-    one inserted, and once a minute per process the ended records swept."""
+    transaction for the whole of it); once a minute per process the ended records are
+    swept."""
     if db is None:
         with _factory().begin() as own:
             login_actor(actor, own)
         return
-    conn = db.connection()
-    previous = session.get(RECORD_KEY)
-    if isinstance(previous, str) and previous:
-        conn.execute(delete(SessionRecord).where(SessionRecord.digest == _digest(previous)))
+    conn = db.connection() if isinstance(db, Session) else db
     now = _now()
-    where = str(conn.engine.url)
     clock = time.monotonic()
-    if clock - _last_sweep.get(where, -SWEEP_EVERY) >= SWEEP_EVERY:
-        _last_sweep[where] = clock
-        conn.execute(
-            delete(SessionRecord).where(
-                or_(
-                    SessionRecord.expires_at < now,
-                    SessionRecord.last_seen_at < now - IDLE_LIFETIME,
-                )
-            )
-        )
+    if clock - _last_sweep.get(conn.engine, -SWEEP_EVERY) >= SWEEP_EVERY:
+        _last_sweep[conn.engine] = clock
+        conn.execute(_SWEEP, {"expired": now, "idle": now - IDLE_LIFETIME})
     token = secrets.token_urlsafe(32)
-    conn.execute(
-        insert(SessionRecord).values(
-            digest=_digest(token),
-            person_id=actor.person_id,
-            platform_id=actor.platform_id,
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + MAX_LIFETIME,
-        )
-    )
+    record = {
+        "new_digest": _digest(token),
+        "new_person_id": actor.person_id,
+        "new_platform_id": actor.platform_id,
+        "new_created_at": now,
+        "new_last_seen_at": now,
+        "new_expires_at": now + MAX_LIFETIME,
+    }
+    previous = session.get(RECORD_KEY)
+    # The browser's previous record becomes the new one (its id changes, so the old cookie
+    # opens nothing); a browser without one gets a new row.
+    renewed = 0
+    if isinstance(previous, str) and previous:
+        renewed = conn.execute(_RENEW, {"digest": _digest(previous), **record}).rowcount
+    if renewed != 1:
+        conn.execute(_RECORD, record)
     session.clear()
     session[SESSION_KEY] = actor.to_session()
     session[RECORD_KEY] = token

@@ -45,7 +45,7 @@ from .context import LtiContext
 from .errors import LaunchError
 from .models import LtiLaunchState, LtiTicket
 from .roles import map_roles
-from .validation import Registration, split_token, validate_id_token
+from .validation import Registration, validate_id_token
 
 log = logging.getLogger(__name__)
 
@@ -218,12 +218,14 @@ class KeyNotCached(Exception):
 T = TypeVar("T")
 
 
-def in_one_transaction(lti: LtiContext, work: Callable[[Session], T]) -> T:
-    """`work(db)` in one transaction, run again (once) after fetching a platform key that
-    was not in memory; whatever `work` raises rolls everything back."""
+def in_one_transaction(lti: LtiContext, work: Callable[[Connection], T]) -> T:
+    """`work(db)` in one transaction (a Core connection: the ORM's unit of work would cost
+    more than the launch's few statements), run again (once) after fetching a platform key
+    that was not in memory; whatever `work` raises rolls everything back."""
+    engine = lti.sessions.kw["bind"]
     for attempt in range(2):
         try:
-            with lti.sessions.begin() as db:
+            with engine.begin() as db:
                 return work(db)
         except KeyNotCached as missing:
             if attempt:
@@ -244,7 +246,8 @@ def _cached_key(lti: LtiContext) -> Callable[[str, str], Any]:
 
 @dataclass(frozen=True)
 class PendingLaunch:
-    """A valid id_token and the login it answers, not yet consumed."""
+    """A valid id_token and the login it answers (consumed already in the caller's
+    transaction when `consumed`)."""
 
     message: c.LaunchMessage
     state: str
@@ -252,6 +255,7 @@ class PendingLaunch:
     storage_target: str | None
     auth_origin: str
     moodle: bool = False  # the platform has a Moodle connection: refresh completions
+    consumed: bool = False
 
 
 def check_launch(
@@ -259,12 +263,15 @@ def check_launch(
     form: Mapping[str, str],
     *,
     now: float | None = None,
-    db: Session | None = None,
+    db: Connection | None = None,
+    consume: bool = False,
 ) -> PendingLaunch:
-    """Validate a launch POST against its login; writes nothing.
+    """Validate a launch POST against its login; writes nothing, unless `consume`.
 
     With `db`, the login is read in the caller's transaction (the launch's one), and
-    KeyNotCached asks the caller to fetch the platform key outside it (`in_one_transaction`)."""
+    KeyNotCached asks the caller to fetch the platform key outside it (`in_one_transaction`).
+    With `consume` too, the login is deleted as it is read (one statement): the caller's
+    transaction must roll back unless it goes on to `accept_launch`."""
     if db is None:
         return in_one_transaction(lti, lambda own: check_launch(lti, form, now=now, db=own))
     if form.get("error"):
@@ -279,49 +286,67 @@ def check_launch(
         raise LaunchError("launch without id_token")
     if not state:
         raise LaunchError("launch without state")
-    issuer = split_token(token)[1].get("iss")
-    row = db.connection().execute(_LOGIN, {"state": state}).first()
+    row = db.execute(_CONSUME_LOGIN if consume else _LOGIN, {"state": state}).first()
     if row is None or row.expires_at < utcnow():
         raise LaunchError(
             "state unknown: expired, already used, or never issued by this tool",
             title="Ce lien d’ouverture a expiré ou a déjà servi.",
         )
-    known = lti.registrations.for_issuer(issuer, db) if isinstance(issuer, str) else ()
+    registrations = lti.registrations
     message = validate_id_token(
         token,
-        registrations=lambda iss: [e.registration for e in known] if iss == issuer else [],
+        registrations=lambda iss: [e.registration for e in registrations.for_issuer(iss, db)],
         key_for=_cached_key(lti),
         expected_nonce=row.nonce,
         expected_target=row.target_link_uri,
         expected_platform_id=row.platform_id,
         now=now,
     )
-    entry = next(e for e in known if e.registration.platform_id == row.platform_id)
+    entry = next(
+        e
+        for e in registrations.for_issuer(message.issuer, db)
+        if e.registration.platform_id == row.platform_id
+    )
     return PendingLaunch(
-        message, state, row.nonce, row.storage_target, _origin(entry.auth_url), entry.moodle
+        message,
+        state,
+        row.nonce,
+        row.storage_target,
+        _origin(entry.auth_url),
+        entry.moodle,
+        consumed=consume,
     )
 
 
-_LOGIN = select(
+_LOGIN_COLUMNS = (
     LtiLaunchState.nonce,
     LtiLaunchState.platform_id,
     LtiLaunchState.target_link_uri,
     LtiLaunchState.storage_target,
     LtiLaunchState.expires_at,
-).where(LtiLaunchState.state == bindparam("state"))
+)
+_LOGIN = select(*_LOGIN_COLUMNS).where(LtiLaunchState.state == bindparam("state"))
+_CONSUME_LOGIN = (
+    delete(LtiLaunchState)
+    .where(LtiLaunchState.state == bindparam("state"))
+    .returning(*_LOGIN_COLUMNS)
+)
+_CONSUME = delete(LtiLaunchState).where(
+    LtiLaunchState.state == bindparam("state"), LtiLaunchState.nonce == bindparam("nonce")
+)
 
 
-def accept_launch(lti: LtiContext, pending: PendingLaunch, *, db: Session | None = None) -> Actor:
+def accept_launch(
+    lti: LtiContext, pending: PendingLaunch, *, db: Connection | None = None
+) -> Actor:
     """Consume the login (once only) and record who launched, from where, as what: in the
     caller's transaction `db`, or in one of its own."""
     if db is None:
-        with lti.sessions.begin() as own:
+        with lti.sessions.kw["bind"].begin() as own:
             return accept_launch(lti, pending, db=own)
-    consumed = db.connection().execute(
-        delete(LtiLaunchState).where(
-            LtiLaunchState.state == pending.state, LtiLaunchState.nonce == pending.nonce
-        )
-    )
+    if pending.consumed:
+        return record_launch(db, pending.message)
+    consumed = db.execute(_CONSUME, {"state": pending.state, "nonce": pending.nonce})
     if consumed.rowcount != 1:
         raise LaunchError(
             "state and nonce already consumed: a replayed launch",
@@ -493,7 +518,7 @@ def _upsert(
     return int(current["id"])
 
 
-def record_launch(session: Session, message: c.LaunchMessage) -> Actor:
+def record_launch(db: Session | Connection, message: c.LaunchMessage) -> Actor:
     """Upsert Person, Course and Membership from a validated launch; the Actor to log in.
 
     One read for the three rows; an insert for each one missing; an update only for what
@@ -501,7 +526,7 @@ def record_launch(session: Session, message: c.LaunchMessage) -> Actor:
     now = utcnow()
     mapping = map_roles(message.roles)
     context_id = message.context_id if message.context_id is not None else NO_CONTEXT
-    conn = session.connection()
+    conn = db.connection() if isinstance(db, Session) else db
     row = (
         conn.execute(
             _KNOWN,

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..models import Deployment, Platform
@@ -57,7 +57,7 @@ class Registrations:
         self._ttl = ttl
         self._by_issuer: dict[str, tuple[float, int, tuple[PlatformEntry, ...]]] = {}
 
-    def for_issuer(self, issuer: str, db: Session | None = None) -> tuple[PlatformEntry, ...]:
+    def for_issuer(self, issuer: str, db: Connection | None = None) -> tuple[PlatformEntry, ...]:
         """The issuer's registrations; when they must be read, in `db` if given (the
         caller's transaction: on SQLite a second one would wait for it), else in a session
         of their own."""
@@ -66,11 +66,8 @@ class Registrations:
         if cached is not None and now - cached[0] < self._ttl and cached[1] == _generation:
             return cached[2]
         generation = _generation  # read before the database: a change during the read wins
-        if db is None:
-            with self._sessions() as own:
-                entries = self._load(own, issuer)
-        else:
-            entries = self._load(db, issuer)
+        with self._sessions() if db is None else Session(bind=db) as session:
+            entries = self._load(session, issuer)
         if len(self._by_issuer) >= MAX_ISSUERS:
             self._by_issuer.clear()
         self._by_issuer[issuer] = (now, generation, entries)

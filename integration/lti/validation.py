@@ -55,18 +55,16 @@ def _segment(data: str, what: str) -> bytes:
 
 def _deeper_than(value: Any, limit: int) -> bool:
     """Whether lists and objects nest more than `limit` levels (walked without recursion)."""
+    if not isinstance(value, dict | list):
+        return False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):  # only containers nest: scalars are skipped
+                stack.append((child, depth + 1))
     return False
 
 

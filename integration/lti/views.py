@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, select
 
 from ..auth import Actor, cookie_policy, current_actor, login_actor
 from ..models import Role
@@ -115,10 +115,10 @@ def launch_view() -> ResponseReturnValue:
     written (launch.in_one_transaction); the pages that follow are built after it."""
     lti = lti_context()
     form = {k: v for k, v in request.form.items() if isinstance(v, str)}
-    outcome = launch.in_one_transaction(lti, lambda db: _launch(lti, form, db))
-    if isinstance(outcome, Response):
-        return outcome  # the postMessage storage step: nothing was written
-    pending, actor, bound = outcome
+    try:
+        pending, actor, bound = launch.in_one_transaction(lti, lambda db: _launch(lti, form, db))
+    except _NextStep as step:
+        return step.page  # the postMessage storage step: rolled back, the login stays
     deep_link = pending.message.message_type == c.DEEP_LINKING_REQUEST
     if not deep_link and pending.moodle:
         _refresh_completions(actor)
@@ -134,12 +134,21 @@ def launch_view() -> ResponseReturnValue:
     return response
 
 
+class _NextStep(Exception):
+    """The launch needs one more step from the browser: nothing is kept, this page answers."""
+
+    def __init__(self, page: Response) -> None:
+        super().__init__()
+        self.page = page
+
+
 def _launch(
-    lti: LtiContext, form: dict[str, str], db: Session
-) -> Response | tuple[launch.PendingLaunch, Actor, str | None]:
-    """Inside the launch's transaction: check, bind to this browser, accept, sign in."""
+    lti: LtiContext, form: dict[str, str], db: Connection
+) -> tuple[launch.PendingLaunch, Actor, str | None]:
+    """Inside the launch's transaction: check and consume the login, bind it to this
+    browser, record the person, sign in. Anything raised rolls it all back."""
     try:
-        pending = launch.check_launch(lti, form, db=db)
+        pending = launch.check_launch(lti, form, db=db, consume=True)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed input, not a bug
         raise LaunchError(f"malformed launch: {type(exc).__name__}") from None
 
@@ -152,16 +161,18 @@ def _launch(
                 raise LaunchError("platform storage holds another state or nonce than the launch")
             bound = "storage"
         elif not form.get("lti_storage_failed"):
-            return _page(
-                "lti/launch_storage.html",
-                config={
-                    "origin": pending.auth_origin,
-                    "target": pending.storage_target,
-                    "state_key": STORAGE_STATE_KEY + pending.state,
-                    "nonce_key": STORAGE_NONCE_KEY + pending.nonce,
-                },
-                id_token=form.get("id_token", ""),
-                state=pending.state,
+            raise _NextStep(
+                _page(
+                    "lti/launch_storage.html",
+                    config={
+                        "origin": pending.auth_origin,
+                        "target": pending.storage_target,
+                        "state_key": STORAGE_STATE_KEY + pending.state,
+                        "nonce_key": STORAGE_NONCE_KEY + pending.nonce,
+                    },
+                    id_token=form.get("id_token", ""),
+                    state=pending.state,
+                )
             )
         else:
             log.info("platform storage unavailable for this launch; offering a new window")
@@ -263,7 +274,7 @@ def jwks() -> ResponseReturnValue:
 # --- deep linking -----------------------------------------------------------------------
 
 
-def _check_deep_linking(message: c.LaunchMessage, db: Session | None = None) -> None:
+def _check_deep_linking(message: c.LaunchMessage, db: Connection | None = None) -> None:
     """Refuse, before anything is recorded, what cannot end in a placed link."""
     if map_roles(message.roles).role is Role.CANDIDAT:
         raise LaunchError(
@@ -292,19 +303,21 @@ def _check_deep_linking(message: c.LaunchMessage, db: Session | None = None) -> 
         ) from None
 
 
-def _platform_origins(platform_id: int, db: Session | None = None) -> set[str]:
+def _platform_origins(platform_id: int, db: Connection | None = None) -> set[str]:
     """Where a platform lives: the origins of its issuer and of its login endpoint (read in
     the caller's transaction `db` when given: a second one would wait for it on SQLite)."""
     from ..models import Platform
 
     if db is None:
         with lti_context().sessions() as session:
-            return _platform_origins(platform_id, session)
-    platform = db.get(Platform, platform_id)
-    if platform is None:
+            return _platform_origins(platform_id, session.connection())
+    found = db.execute(
+        select(Platform.issuer, Platform.auth_url).where(Platform.id == platform_id)
+    ).first()
+    if found is None:
         return set()
-    found = {deep_linking.origin_of(platform.issuer), deep_linking.origin_of(platform.auth_url)}
-    return {o for o in found if o}
+    origins = {deep_linking.origin_of(found.issuer), deep_linking.origin_of(found.auth_url)}
+    return {o for o in origins if o}
 
 
 def _deep_linking_page(message: c.LaunchMessage) -> Response:
