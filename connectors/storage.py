@@ -14,8 +14,11 @@ to ``put(if_match=...)`` unchanged.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +33,7 @@ __all__ = [
     "PreconditionFailed",
     "body_chunks",
     "Refused",
+    "RootMissing",
     "StorageError",
     "Store",
     "StoredFile",
@@ -38,12 +42,41 @@ __all__ = [
     "normalize_path",
     "open_store",
     "parent_of",
+    "remaining_budget",
+    "time_budget",
 ]
 
 DEFAULT_CHUNK_SIZE = 64 * 1024
 
 # What put() accepts: the whole content, an open binary file, or chunks.
 Body = bytes | BinaryIO | Iterable[bytes]
+
+# The monotonic time by which storage calls of this context must be done (None: no limit).
+_DEADLINE: ContextVar[float | None] = ContextVar("storage_deadline", default=None)
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Bound every storage call made in this context (a web request) to ``seconds`` in all.
+
+    Network stores shorten each call's timeouts to what is left and refuse to start a
+    call once the budget is spent (:class:`Unavailable`). A budget already running is
+    only ever shortened. Threads started for the work must run in a copy of the context
+    (``contextvars.copy_context().run``) to share it.
+    """
+    deadline = time.monotonic() + max(seconds, 0.0)
+    current = _DEADLINE.get()
+    token = _DEADLINE.set(deadline if current is None else min(current, deadline))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def remaining_budget() -> float | None:
+    """Seconds left in the current :func:`time_budget` (None: no budget)."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else deadline - time.monotonic()
 
 
 class StorageError(Exception):
@@ -92,6 +125,11 @@ class Refused(StorageError):
     ``status`` is the HTTP status (401, 403, 507...) when there is one.
     Retrying will not help until a person changes something.
     """
+
+
+class RootMissing(StorageError):
+    """The store's root folder does not exist: the storage URL is wrong, or the folder was
+    never made. Never created by Repères (a typo would grow a wrong folder tree)."""
 
 
 class InvalidPath(StorageError):

@@ -56,6 +56,9 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     )
     app.extensions["reperes"] = runtime
     app.before_request(_limit_body)
+    from .ops.budget import bound_storage_time
+
+    app.wsgi_app = bound_storage_time(app.wsgi_app)  # type: ignore[method-assign]
     # Ids in URLs are database keys: out of range is "not found", never a database error.
     app.url_map.converters["int"] = DatabaseId
 
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     app.register_blueprint(api.bp)  # /api/v1
     app.register_blueprint(sync_views.bp)  # /sync
     app.register_blueprint(pages.bp)  # /moi, /cours
+    app.register_blueprint(pages.handoff.bp)  # /t/<token>, /telephone: the phone's way in
     app.register_blueprint(dossier_views.bp)  # /dossier
     # -- end blueprints --
     return app

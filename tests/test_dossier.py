@@ -409,6 +409,9 @@ def test_the_links_template_shows_the_button_the_latest_version_and_its_state(
     runtime: Runtime = app.extensions["reperes"]
     launched = launch_as(demo_client, "candidat1")
     demo_client.post(f"/dossier/{parcours_id}", data={"csrf_token": _token(demo_client)})
+    from integration.dossier.later import wait_for_background_writes
+
+    assert wait_for_background_writes()  # written after the answer (issue 18)
     with app.test_request_context("/moi"):
         html = render_template_string('{% include "dossier/_links.html" %}',
                                       parcours=parcours_id, actor=launched.actor)

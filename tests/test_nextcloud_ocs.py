@@ -54,6 +54,18 @@ def home() -> NextcloudStore:
     return NextcloudStore(DAV, "accompagnateur", APP_PASSWORD)
 
 
+def root_is_there(mock: responses.RequestsMock, url: str) -> None:
+    """The store's root folder exists (a store looks before its first write; never creates it)."""
+    href = urlsplit(url).path
+    body = (
+        '<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"><d:response>'
+        f"<d:href>{href}</d:href><d:propstat><d:prop><d:resourcetype><d:collection/>"
+        "</d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>"
+        "</d:response></d:multistatus>"
+    )
+    mock.add("PROPFIND", url, body=body, status=207, content_type="application/xml")
+
+
 def replay(
     mock: responses.RequestsMock,
     rec: Recording,
@@ -379,7 +391,7 @@ def test_file_names_are_encoded_like_the_recorded_requests(
 ) -> None:
     rec = recording(number)
     name = unquote(rec.path.rsplit("/", 1)[1])
-    mocked.add("MKCOL", f"{DAV}/Acceptance/", status=405)
+    root_is_there(mocked, f"{DAV}/Acceptance/")
     replay(mocked, rec)
     mocked.add("PROPFIND", HOST + rec.path, status=404)
 
@@ -402,7 +414,7 @@ def test_a_hash_in_a_name_never_cuts_the_url(
     mocked: responses.RequestsMock, store: NextcloudStore
 ) -> None:
     # Recording 40: an unencoded '#' would drop the rest of the name.
-    mocked.add("MKCOL", f"{DAV}/Acceptance/", status=405)
+    root_is_there(mocked, f"{DAV}/Acceptance/")
     mocked.add("PUT", f"{DAV}/Acceptance/raw%20%232.docx", status=201)
     mocked.add("PROPFIND", f"{DAV}/Acceptance/raw%20%232.docx", status=404)
     store.put("raw #2.docx", b"x")
@@ -412,7 +424,7 @@ def test_a_hash_in_a_name_never_cuts_the_url(
 def test_a_decomposed_name_is_sent_composed(
     mocked: responses.RequestsMock, store: NextcloudStore
 ) -> None:
-    mocked.add("MKCOL", f"{DAV}/Acceptance/", status=405)
+    root_is_there(mocked, f"{DAV}/Acceptance/")
     mocked.add("PUT", f"{DAV}/Acceptance/%C3%89valuation%20finale.docx", status=201)
     mocked.add("PROPFIND", f"{DAV}/Acceptance/%C3%89valuation%20finale.docx", status=404)
     store.put("E\u0301valuation finale.docx", b"x")
@@ -424,7 +436,7 @@ def test_if_match_is_sent_with_its_quotes(
 ) -> None:
     ok = recording("17")
     assert ok.request_headers["If-Match"] == '"8a7389889129939327d65a1e2acbe68e"'
-    mocked.add("MKCOL", f"{DAV}/Acceptance/", status=405)
+    root_is_there(mocked, f"{DAV}/Acceptance/")
     replay(
         mocked, ok, match=[matchers.header_matcher({"If-Match": ok.request_headers["If-Match"]})]
     )
@@ -441,7 +453,7 @@ def test_if_match_is_sent_with_its_quotes(
 def test_a_stale_etag_is_refused_with_the_current_one(
     mocked: responses.RequestsMock, store: NextcloudStore
 ) -> None:
-    mocked.add("MKCOL", f"{DAV}/Acceptance/", status=405)
+    root_is_there(mocked, f"{DAV}/Acceptance/")
     replay(mocked, recording("18"))
     with pytest.raises(PreconditionFailed) as caught:
         store.put("rapport.docx", b"x" * 903, if_match='"9c95775c9a2bdc381e322e5df0276c14"')
@@ -452,7 +464,7 @@ def test_a_stale_etag_is_refused_with_the_current_one(
 def test_if_none_match_refuses_an_existing_file_and_creates_a_new_one(
     mocked: responses.RequestsMock, store: NextcloudStore
 ) -> None:
-    mocked.add("MKCOL", f"{DAV}/Acceptance/", status=405)
+    root_is_there(mocked, f"{DAV}/Acceptance/")
     star = matchers.header_matcher({"If-None-Match": "*"})
     replay(mocked, recording("21"), match=[star])
     replay(mocked, recording("22"), match=[star])
@@ -467,7 +479,7 @@ def test_if_none_match_refuses_an_existing_file_and_creates_a_new_one(
 def test_over_quota_is_refused_with_status_507(
     mocked: responses.RequestsMock, store: NextcloudStore
 ) -> None:
-    mocked.add("MKCOL", f"{DAV}/Acceptance/", status=405)
+    root_is_there(mocked, f"{DAV}/Acceptance/")
     replay(mocked, recording("56"), url=f"{DAV}/Acceptance/big.docx")
     with pytest.raises(Refused) as caught:
         store.put("big.docx", b"x" * 154_501)
@@ -478,7 +490,7 @@ def test_over_quota_is_refused_with_status_507(
 def test_a_forbidden_name_is_not_worth_retrying_even_as_a_500(
     mocked: responses.RequestsMock, store: NextcloudStore
 ) -> None:
-    mocked.add("MKCOL", f"{DAV}/Acceptance/", status=405)
+    root_is_there(mocked, f"{DAV}/Acceptance/")
     replay(mocked, recording("46"), url=f"{DAV}/Acceptance/web.config")
     with pytest.raises(InvalidPath, match="Invalid path"):
         store.put("web.config", b"x")
@@ -494,7 +506,7 @@ def test_names_nextcloud_refuses_are_refused_here_first() -> None:
 def test_a_server_invalid_path_answer_becomes_invalid_path(
     mocked: responses.RequestsMock, store: NextcloudStore
 ) -> None:
-    mocked.add("MKCOL", f"{DAV}/Acceptance/", status=405)
+    root_is_there(mocked, f"{DAV}/Acceptance/")
     replay(mocked, recording("44"), url=f"{DAV}/Acceptance/odd.docx")
     with pytest.raises(InvalidPath, match="not allowed inside a file or folder name"):
         store.put("odd.docx", b"x")
@@ -504,7 +516,7 @@ def test_writing_in_someone_elses_folder_is_refused(
     mocked: responses.RequestsMock,
 ) -> None:
     other = NextcloudStore(f"{HOST}/remote.php/dav/files/candidat1", "accompagnateur", APP_PASSWORD)
-    mocked.add("MKCOL", f"{HOST}/remote.php/dav/files/candidat1/", status=405)
+    root_is_there(mocked, f"{HOST}/remote.php/dav/files/candidat1/")
     replay(mocked, recording("66"))
     with pytest.raises(Refused) as caught:
         other.put("intrus.docx", b"x")
@@ -528,7 +540,7 @@ def test_bad_credentials_are_refused_without_showing_them(
 def test_move_sends_an_encoded_absolute_destination_and_refuses_to_overwrite(
     mocked: responses.RequestsMock, store: NextcloudStore
 ) -> None:
-    mocked.add("MKCOL", f"{DAV}/Acceptance/", status=405)
+    root_is_there(mocked, f"{DAV}/Acceptance/")
     replay(
         mocked,
         recording("26"),

@@ -43,6 +43,7 @@ SPECIAL_NAMES = [
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[WebDavServer]:
+    (tmp_path / "dav" / "Dossiers").mkdir(parents=True)  # the operator makes the root folder
     with WebDavServer(tmp_path / "dav") as running:
         yield running
 
@@ -456,6 +457,7 @@ def test_credentials_written_in_the_url_are_taken_out_of_it(server: WebDavServer
 
 
 def test_a_plain_webdav_server_works_too(tmp_path: Path) -> None:
+    (tmp_path / "plain" / "Dossiers").mkdir(parents=True)
     with WebDavServer(tmp_path / "plain", mount="/dav") as plain:
         store = open_store(
             f"{plain.url}/dav/Dossiers", username=plain.username, password=plain.password

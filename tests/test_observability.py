@@ -359,5 +359,6 @@ def test_readyz_is_degraded_not_down_when_the_storage_is_missing(
     answer = app.test_client().get("/readyz")
     assert answer.status_code == 200
     assert answer.get_json()["status"] == "degraded"
-    assert answer.get_json()["checks"]["storage"] == "error: folder missing"
+    assert answer.get_json()["checks"]["storage"] == (
+        "error: folder missing: check REPERES_STORAGE_URL or create the folder")
     runtime.engine.dispose()

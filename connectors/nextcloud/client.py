@@ -27,6 +27,7 @@ from connectors.storage import (
     Refused,
     StorageError,
     Unavailable,
+    remaining_budget,
 )
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class NextcloudClient:
         params: Mapping[str, str] | None = None,
         stream: bool = False,
     ) -> requests.Response:
+        timeout = self._bounded_timeout(path, action)
         try:
             response = self._session.request(
                 method,
@@ -145,7 +147,7 @@ class NextcloudClient:
                 data=data,
                 params=params,
                 auth=self._auth,
-                timeout=self._timeout,
+                timeout=timeout,
                 stream=stream,
                 allow_redirects=False,
             )
@@ -154,6 +156,23 @@ class NextcloudClient:
         shown = (path or "/") if path is not None else url
         log.debug("%s %s -> %s", method, shown, response.status_code)
         return response
+
+    def _bounded_timeout(self, path: str | None, action: str) -> float | tuple[float, float]:
+        """This call's timeouts, shortened to what is left of the caller's time budget."""
+        left = remaining_budget()
+        if left is None:
+            return self._timeout
+        what = f"{action} {path!r}" if path is not None else action
+        if left <= 0.05:
+            raise Unavailable(
+                f"{self.describe()}: cannot {what}: the time allowed for storage in this"
+                " request is spent (the server is slow or hangs); retry later",
+                path=path,
+            )
+        connect, read = (
+            self._timeout if isinstance(self._timeout, tuple) else (self._timeout, self._timeout)
+        )
+        return (min(connect, left), min(read, left))
 
     def _transport_error(
         self, exc: requests.RequestException, path: str | None, action: str

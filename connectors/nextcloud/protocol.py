@@ -24,7 +24,9 @@ from requests.auth import AuthBase
 
 from connectors.storage import Body, StorageError, StoredFile, body_chunks
 
-DEFAULT_TIMEOUT = (10.0, 120.0)  # seconds: connect, then between two bytes of an answer
+# Seconds: connect, then between two bytes of an answer. A web request also bounds all its
+# calls together (connectors.storage.time_budget), well under a worker's timeout.
+DEFAULT_TIMEOUT = (5.0, 60.0)
 # Bodies of unknown length are spooled to a temporary file, in memory up to this size,
 # so that the request carries a Content-Length (chunked uploads are unreliable
 # behind PHP-FPM) and can be sent again after the parent folder was created.

@@ -53,6 +53,7 @@ from connectors.storage import (
     InvalidPath,
     NotFound,
     PreconditionFailed,
+    RootMissing,
     StorageError,
     StoredFile,
     normalize_path,
@@ -286,11 +287,18 @@ class NextcloudStore(NextcloudShares):
             return None
 
     def _ensure_folder(self, folder: str, *, trust_cache: bool = True) -> None:
-        """Create ``folder`` and its missing parents, walking up only as far as needed."""
+        """Create ``folder`` and its missing parents, walking up only as far as needed.
+
+        The root itself is never created: a mistyped storage URL must not grow a
+        wrong folder tree (:class:`RootMissing` names the URL to check).
+        """
         if trust_cache and folder in self._known_folders:
             return
+        if not folder:
+            self.check_root()
+            return
         status = self._mkcol(folder)
-        if status == 409 and folder:
+        if status == 409:
             # A parent is missing: what we remember about the parents is stale too.
             self._ensure_folder(parent_of(folder), trust_cache=False)
             status = self._mkcol(folder)
@@ -303,6 +311,20 @@ class NextcloudStore(NextcloudShares):
             )
         with self._folders_lock:
             self._known_folders.add(folder)
+
+    def check_root(self) -> None:
+        """Raise :class:`RootMissing` unless the root folder exists (and is a folder)."""
+        root = self.stat("")
+        if root is None or not root.is_folder:
+            raise RootMissing(
+                f"{self.describe()}: the folder does not exist. Correct the storage URL"
+                " (a typo there names another folder) or create the folder as this user;"
+                " Repères never creates it",
+                path="",
+                status=404,
+            )
+        with self._folders_lock:
+            self._known_folders.add("")
 
     def _mkcol(self, folder: str) -> int:
         response = self._send("MKCOL", folder, action="create the folder")

@@ -1,8 +1,12 @@
-"""`reperes dossier build|template` and `reperes storage retry|pending`.
+"""`reperes dossier build|template|settings|share` and `reperes storage check|retry|pending`.
 
+Exit codes of `reperes dossier build`: 0 written to the store (or kept here with
+--no-publish), 3 only queued (the store is down or refuses: the queue retries it), 4 the
+store refused it for good (the dossier stays downloadable from Repères).
 Exit codes of `reperes storage retry`: 0 nothing left due (or the queue is empty), 3 some
 writes still wait (the store is still down or refuses: see the errors printed), 75 another
-process is retrying right now (EX_TEMPFAIL).
+process is retrying right now (EX_TEMPFAIL). `reperes storage check`: 0 the folder is there,
+1 it is not (or the store does not answer).
 """
 
 from __future__ import annotations
@@ -15,7 +19,15 @@ import click
 from . import CliContext, pass_ctx
 
 EXIT_WAITING = 3
+EXIT_REFUSED = 4
 EXIT_BUSY = 75
+
+
+def _err(text: str) -> None:
+    """A line on stderr for the operator, without people's names in paths (redacted)."""
+    from ..ops.observability import redact
+
+    click.echo(redact(text), err=True)
 
 
 def _ready(cli: CliContext):  # type: ignore[no-untyped-def]
@@ -50,7 +62,8 @@ def build(cli: CliContext, parcours_id: int, out: Path | None, no_publish: bool)
     try:
         with transaction(runtime.sessions) as session:
             actor = operator_actor(session, parcours_id)
-        made = generate_dossier(runtime, actor, parcours_id, publish=not no_publish)
+        made = generate_dossier(runtime, actor, parcours_id, publish=not no_publish,
+                                queue=not no_publish)
     except ParcoursError as exc:
         raise click.ClickException(exc.message) from None
     if out is not None:
@@ -59,7 +72,7 @@ def build(cli: CliContext, parcours_id: int, out: Path | None, no_publish: bool)
             sys.stdout.buffer.flush()
         else:
             out.write_bytes(made.data)
-    echo = (lambda text: click.echo(text, err=True)) if str(out) == "-" else click.echo
+    echo = _err if str(out) == "-" else click.echo
     echo(f"dossier version {made.version} of parcours {parcours_id}: {len(made.data)} bytes, "
          f"template {made.template}")
     if made.outcome is not None:
@@ -68,7 +81,13 @@ def build(cli: CliContext, parcours_id: int, out: Path | None, no_publish: bool)
         if made.outcome.message:
             echo(made.outcome.message)
         if made.outcome.error:
-            echo(f"storage error: {made.outcome.error}")
+            _err(f"storage error: {made.outcome.error}")
+        if made.outcome.state == "queued":
+            raise SystemExit(EXIT_WAITING)
+        if made.outcome.state == "failed":
+            raise SystemExit(EXIT_REFUSED)
+    elif no_publish:
+        echo("store: not written (--no-publish): kept in Repères only")
 
 
 @group.command("template")
@@ -100,9 +119,9 @@ def template(
         problems = set_platform_template(session, platform_id, file.read_bytes(), file.name,
                                          timeout=timeout)
     if problems:
-        click.echo("Modèle refusé :", err=True)
+        _err("Modèle refusé :")
         for problem in problems:
-            click.echo(f"- {problem}", err=True)
+            _err(f"- {problem}")
         raise SystemExit(1)
     click.echo(f"template {file.name} kept for platform {platform_id}")
 
@@ -116,9 +135,9 @@ def check(timeout: float, file: Path) -> None:
 
     problems = check_template_isolated(file.read_bytes(), timeout=timeout)
     if problems:
-        click.echo("Modèle refusé :", err=True)
+        _err("Modèle refusé :")
         for problem in problems:
-            click.echo(f"- {problem}", err=True)
+            _err(f"- {problem}")
         raise SystemExit(1)
     click.echo(f"{file.name}: le modèle est bon")
 
@@ -137,6 +156,7 @@ def settings(cli: CliContext, platform_id: int, nextcloud_user: str | None,
              structure: str | None, folder: str | None, timezone: str | None) -> None:
     """Show or change a platform's dossier and sharing settings."""
     from ..db import transaction
+    from ..dossier.shares import rule_warning
     from ..models import Platform
     from ..platform_settings import PlatformSettings, SettingError
 
@@ -153,14 +173,80 @@ def settings(cli: CliContext, platform_id: int, nextcloud_user: str | None,
             raise click.ClickException(str(exc)) from None
         platform.settings = updated.to_json()
         stored = platform.settings
+        warning = rule_warning(session, platform_id, updated.nextcloud_user or "")
     for key in changes:
         value = stored.get(key)
         click.echo(f"{key}: {value if value is not None else '(default)'}")
+    if warning:
+        click.echo(warning, err=True)
+    if nextcloud_user and nextcloud_user != "none":
+        _share_now(runtime, platform_id)
+
+
+def _share_now(runtime, platform_id: int) -> None:  # type: ignore[no-untyped-def]
+    from ..dossier.shares import _is_nextcloud, share_platform_folders
+
+    if not _is_nextcloud(runtime.store):
+        click.echo("shares: none (the store is not Nextcloud)")
+        return
+    folders, problems = share_platform_folders(runtime, platform_id)
+    click.echo(f"shares: {folders} folder(s) looked at, {len(problems)} problem(s)")
+    for problem in problems:
+        _err(f"- {problem}")
+    if problems:
+        raise SystemExit(EXIT_WAITING)
+
+
+@group.command("share")
+@click.option("--platform", "platform_id", required=True, type=int, help="The platform id.")
+@pass_ctx
+def share(cli: CliContext, platform_id: int) -> None:
+    """Share every dossier folder of a platform now, by its rule (else at the next write)."""
+    from ..db import transaction
+    from ..dossier.shares import rule_warning
+    from ..models import Platform
+    from ..platform_settings import PlatformSettings
+
+    runtime = _ready(cli)
+    with transaction(runtime.sessions) as session:
+        platform = session.get(Platform, platform_id)
+        if platform is None:
+            raise click.ClickException(f"no platform {platform_id}")
+        rule = PlatformSettings.of(platform).nextcloud_user or ""
+        warning = rule_warning(session, platform_id, rule)
+    if not rule or rule == "none":
+        raise click.ClickException(
+            f"platform {platform_id} has no sharing rule: set one with "
+            f"`reperes dossier settings --platform {platform_id} --nextcloud-user RULE`")
+    if warning:
+        click.echo(warning, err=True)
+    _share_now(runtime, platform_id)
 
 
 @click.group("storage")
 def storage() -> None:
     """Shared storage (Nextcloud or a local folder): the queue of writes."""
+
+
+@storage.command("check")
+@pass_ctx
+def check_storage(cli: CliContext) -> None:
+    """Check that the store answers and that its folder exists (never creates it)."""
+    from connectors.storage import StorageError
+
+    store = cli.runtime.store
+    try:
+        root = store.stat("")
+    except StorageError as error:
+        _err(f"storage: error: {error}")
+        raise SystemExit(1) from None
+    if root is None or not root.is_folder:
+        click.echo(
+            f"storage: error: {store.describe()}: the folder does not exist. Check "
+            "REPERES_STORAGE_URL (a typo there names another folder) or create the folder "
+            "as the storage user; Repères never creates it.", err=True)
+        raise SystemExit(1)
+    click.echo(f"storage: ok: {store.describe()}")
 
 
 @storage.command("retry")
@@ -174,7 +260,7 @@ def retry(cli: CliContext, retry_all: bool) -> None:
     report = drain_pending_writes(runtime, include_not_due=retry_all)
     click.echo(report.summary())
     for error in report.errors:
-        click.echo(f"- {error}", err=True)
+        _err(f"- {error}")
     if report.busy:
         raise SystemExit(EXIT_BUSY)
     if report.still_queued or report.errors:

@@ -41,7 +41,16 @@ from ..parcours.catalog import catalog_for
 from ..parcours.errors import NotFound, ParcoursError
 from ..platform_settings import PlatformSettings
 from .folders import ensure_folder
-from .publication import FAILED, QUEUED, WRITTEN, PublishOutcome, publish_dossier, queue_dossier
+from .publication import (
+    FAILED,
+    LOCAL,
+    LOCAL_TEXT,
+    QUEUED,
+    WRITTEN,
+    PublishOutcome,
+    publish_dossier,
+    queue_dossier,
+)
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -84,6 +93,7 @@ def generate_dossier(
     parcours_id: int,
     *,
     publish: bool = True,
+    queue: bool = True,
     store: Store | None = None,
     now: datetime | None = None,
 ) -> GeneratedDossier:
@@ -91,7 +101,10 @@ def generate_dossier(
 
     NotFound when the actor may not read the parcours. A storage outage does not fail
     this: the dossier is kept in the database and queued (see `integration.dossier.publication`).
+    `publish=False`: not written now (a web request writes it after its answer,
+    `later.publish_soon`); `queue=False` as well: kept in Repères only (state ``local``).
     """
+    publish = publish and queue
     store = store if store is not None else runtime.store
     moment = now or utcnow()
     timings: dict[str, float] = {}
@@ -128,14 +141,16 @@ def generate_dossier(
                 storage_path=f"{folder.path}/{download_name(folder.name)}",
                 checksum=hashlib.sha256(data).hexdigest(),
                 size=len(data),
-                state=QUEUED,
+                state=QUEUED if queue else LOCAL,
+                message="" if queue else LOCAL_TEXT,
                 content=data,
                 created_by_id=actor.person_id or None,
                 created_at=moment,
             )
             session.add(dossier)
             session.flush()
-            queue_dossier(session, dossier, now=moment)
+            if queue:
+                queue_dossier(session, dossier, now=moment)
             dossier_id = dossier.id
         outcome = None
         if publish:

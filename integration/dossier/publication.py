@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 # could be copied (the newer one holds everything it held).
 WRITTEN, QUEUED, FAILED, SUPERSEDED = (
     DossierState.WRITTEN, DossierState.QUEUED, DossierState.FAILED, DossierState.SUPERSEDED)
+# `local`: made with `reperes dossier build --no-publish`, never queued.
+LOCAL = DossierState.LOCAL
+LOCAL_TEXT = "Le dossier est prêt ici. Il n’est pas copié dans le dossier partagé."
 
 #: While a request writes a new dossier itself, the queue leaves it alone this long;
 #: if that process dies mid-write, the queue takes over afterwards.

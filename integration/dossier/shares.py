@@ -70,11 +70,17 @@ def _wanted_users(session: Session, parcours: Parcours, rule: str) -> set[str]:
         )
     ))
     person_ids.discard(parcours.person_id)
-    users = set()
+    users, unnamed = set(), []
     for person in session.scalars(select(Person).where(Person.id.in_(person_ids))):
         user = nextcloud_user(person, rule)
         if user:
             users.add(user)
+        else:
+            unnamed.append(person.id)
+    if unnamed:
+        log.warning("parcours %s: no Nextcloud user name by the rule %r for person(s) %s "
+                    "(with 'username': the platform sent no user_username); not shared with "
+                    "them", parcours.id, rule, sorted(unnamed))
     return users
 
 
@@ -142,7 +148,7 @@ def ensure_shares(runtime: Runtime, parcours_id: int, *, store: Store | None = N
             folder.shares = made
             folder.share_error = "\n".join(problems)[:4000]
     for problem in problems:
-        log.warning("sharing %s: %s", path, problem)
+        log.warning("sharing the folder of parcours %s: %s", parcours_id, problem)
     return problems
 
 
@@ -156,7 +162,7 @@ def remember_web_url(runtime: Runtime, folder_id: int, store: Store) -> str | No
     try:
         url = store.web_url(path)
     except StorageError as error:
-        log.info("no link for %s yet: %s", path, error)
+        log.info("no link for dossier folder %s yet: %s", folder_id, error)
         return None
     if url:
         with transaction(runtime.sessions) as session:
@@ -177,3 +183,59 @@ def _retry_shares(runtime: Runtime, store: Store) -> None:
         ensure_shares(runtime, parcours_id, store=store)
 
 
+
+
+# --- the rule applied at once, and what it cannot find ----------------------------------------
+
+
+def accompagnateurs_without_user_name(session: Session, platform_id: int, rule: str) -> list[int]:
+    """Ids of the platform's accompagnateurs the rule gives no Nextcloud user name for
+    (with `username`: Moodle did not send `user_username` in their launches)."""
+    people = session.scalars(
+        select(Person).join(Membership, Membership.person_id == Person.id)
+        .join(Course, Course.id == Membership.course_id)
+        .where(Course.platform_id == platform_id, Membership.role == Role.ACCOMPAGNATEUR)
+        .distinct()
+    )
+    return sorted(person.id for person in people if not nextcloud_user(person, rule))
+
+
+def rule_warning(session: Session, platform_id: int, rule: str) -> str:
+    """A warning for the operator when the rule will share with nobody or not everyone."""
+    if not rule or rule == "none":
+        return ""
+    missing = accompagnateurs_without_user_name(session, platform_id, rule)
+    if not missing:
+        return ""
+    hint = {
+        "username": "the platform did not send user_username in their launches (Moodle sends "
+                    "it in the LTI 'ext' claim; add a custom parameter "
+                    "user_username=$User.username to the tool if yours does not)",
+        "email": "the platform did not send their e-mail (tool privacy setting: share e-mail)",
+        "email_localpart": "the platform did not send their e-mail (tool privacy setting)",
+    }.get(rule, "the platform did not send what the rule needs")
+    return (f"warning: {len(missing)} accompagnateur(s) have no Nextcloud user name by the "
+            f"rule {rule!r} (person ids {', '.join(map(str, missing[:20]))}): {hint}; "
+            "their folders are not shared with them")
+
+
+def share_platform_folders(
+    runtime: Runtime, platform_id: int, *, store: Store | None = None
+) -> tuple[int, list[str]]:
+    """Apply the sharing rule now to every dossier folder of the platform's parcours:
+    (folders looked at, problems)."""
+    store = store if store is not None else runtime.store
+    if not _is_nextcloud(store):
+        return 0, ["the store is not Nextcloud: nothing to share"]
+    with transaction(runtime.sessions) as session:
+        parcours_ids = list(session.scalars(
+            select(DossierFolder.parcours_id)
+            .join(Parcours, Parcours.id == DossierFolder.parcours_id)
+            .join(Course, Course.id == Parcours.course_id)
+            .where(Course.platform_id == platform_id)
+            .order_by(DossierFolder.parcours_id)
+        ))
+    problems: list[str] = []
+    for parcours_id in parcours_ids:
+        problems += ensure_shares(runtime, parcours_id, store=store)
+    return len(parcours_ids), problems

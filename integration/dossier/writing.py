@@ -145,7 +145,7 @@ def _try_path(
             try:
                 stored = store.put(path, data, if_match=current.etag, content_type=DOCX_TYPE)
             except PreconditionFailed:
-                log.info("%s changed between the check and the write: kept as edited", path)
+                log.info("a dossier file changed between the check and the write: kept as edited")
                 return None
             return Written(path, stored.etag)
         return None
@@ -180,7 +180,7 @@ def write_dossier_file(
             edited.append(path)
             continue
         if path != usual:
-            log.info("dossier written beside an edited file: %s", path)
+            log.info("dossier written beside an edited file (a dated copy)")
             return Written(written.path, written.etag, _newest_edited(edited, remembered))
         return written
     raise StorageError(f"{store.describe()}: no free name for the dossier in {folder!r}")

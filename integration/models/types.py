@@ -70,6 +70,7 @@ class DossierState(enum.StrEnum):
     QUEUED = "queued"  # waiting for the storage to come back
     FAILED = "failed"  # the storage refused it for good
     SUPERSEDED = "superseded"  # a newer version replaced it
+    LOCAL = "local"  # kept in Repères only: made with `reperes dossier build --no-publish`
 
 
 class Verdict(enum.StrEnum):

@@ -79,7 +79,8 @@ def check_migrations(runtime: Runtime) -> str:
 def check_storage(runtime: Runtime) -> str:
     store = runtime.store
     if store.stat("") is None:
-        return "error: folder missing"
+        # Never created by Repères: a typo in the URL would grow a wrong folder tree.
+        return "error: folder missing: check REPERES_STORAGE_URL or create the folder"
     root = getattr(store, "root", None)  # a local folder: it must also be writable
     if root is not None and not os.access(root, os.W_OK | os.X_OK):
         return "error: not writable"

@@ -89,6 +89,14 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(Failing row contains )\([^\n]*\)"), r"\1(***)"),
     # Shared storage: RAE/<course>/<Nom Prénom>/… names the person (dossier/folders.py).
     (re.compile(r"\bRAE/[^'\"\n]*"), "RAE/***"),
+    # The same below another top folder (a platform's own): a quoted path of three
+    # segments or more, as storage errors quote it, keeps only its first segment.
+    (re.compile(r"(['\"])([^'\"/\n]+)/[^'\"/\n]+/[^'\"\n]*\1"), r"\1\2/***\1"),
+    # WebDAV addresses: what follows a user's files folder names courses and people.
+    (re.compile(r"(/remote\.php/(?:dav/files/[^/\s'\"]+|webdav)/[^/\s'\"]*)/[^\s'\"]+"),
+     r"\1/***"),
+    # A dossier's file name carries the person's name.
+    (re.compile(r"(Dossier de preuves - )[^'\"»\n/]*?(?=\.docx|\s»|['\"\n]|$)"), r"\1***"),
 )
 
 
