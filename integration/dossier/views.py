@@ -37,6 +37,7 @@ from .build import (
     person_of,
 )
 from .folders import DOCX_TYPE, person_name
+from .later import publish_soon
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,11 @@ def generate(parcours_id: int) -> ResponseReturnValue:
     """Make a new version of the dossier, then download it."""
     who = signed_in()
     csrf.check()
-    made = generate_dossier(current_runtime(), who, parcours_id)
+    runtime = current_runtime()
+    # Recorded now, written to the store after the answer: a slow or hanging store never
+    # holds the request (the page says « sera copié dès que possible »).
+    made = generate_dossier(runtime, who, parcours_id, publish=False)
+    publish_soon(runtime, made.dossier_id, made.data)
     return redirect(
         url_for("dossier.download", parcours_id=parcours_id, version=made.version), code=303
     )
