@@ -107,6 +107,9 @@ class FakeMoodle(MoodleAnswers):
         self.now = now  # the Unix time used for completions and submissions by default
         self.functions: set[str] = set(self.FUNCTIONS if functions is None else functions)
         self.competencies_enabled = True
+        # Module kinds the web-service user's role may not view (core_course_get_contents
+        # leaves them out; completion statuses still list them).
+        self.unviewable_modnames: set[str] = set()
         self.ws_user = FakeUser(2, "wsuser", "Service", "Web", "wsuser@example.com")
         self.courses: dict[int, FakeCourse] = {}
         self.users: dict[int, FakeUser] = {self.ws_user.id: self.ws_user}

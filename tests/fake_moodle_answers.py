@@ -149,6 +149,7 @@ class MoodleAnswers:
     completions: dict[tuple[int, int], tuple[int, int]]
     module_competencies: dict[int, list[dict[str, Any]]]
     competencies_enabled: bool
+    unviewable_modnames: set[str]
     functions: set[str]
     ws_user: FakeUser
 
@@ -346,7 +347,13 @@ class MoodleAnswers:
                 "section": number,
                 "hiddenbynumsections": 0,
                 "uservisible": True,
-                "modules": [self._module(m) for m in course.modules if m.section == number],
+                # Moodle leaves out the modules the token's user may not view (a role
+                # without mod/assign:view, mod/lti:view…), without a warning.
+                "modules": [
+                    self._module(m)
+                    for m in course.modules
+                    if m.section == number and m.modname not in self.unviewable_modnames
+                ],
             }
             for number in range(last + 1)
         ]

@@ -153,6 +153,7 @@ def moodle_command(
         find_platform,
         has_connection,
         moodle_token,
+        platform_courseids,
     )
 
     runtime = cli.runtime
@@ -163,7 +164,8 @@ def moodle_command(
                 if not has_connection(found):
                     raise click.ClickException(f"platform {found.id} has no Moodle connection")
                 report = check_connection(
-                    found.id, str(found.moodle_url), moodle_token(found)
+                    found.id, str(found.moodle_url), moodle_token(found),
+                    courseids=platform_courseids(session, found.id),
                 )
         else:
             if not url or not token_file:

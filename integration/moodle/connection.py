@@ -7,7 +7,7 @@ sealed with the operator's encryption key (integration/secrets_at_rest.py; read 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import requests
@@ -24,6 +24,7 @@ from connectors.outbound import OutboundSession
 
 from ..models import Course, Platform
 from ..secrets_at_rest import box_of, open_attribute, seal_for
+from .visibility import check_courses
 
 #: How Moodle people are matched to LTI people beyond the Moodle user id (always tried
 #: first: Moodle's LTI ``sub`` is the user id). Stored in ``Platform.moodle_match``.
@@ -185,16 +186,21 @@ class ConnectionReport:
 
 
 def check_connection(
-    platform_id: int, url: str, token: str, factory: ClientFactory | None = None
+    platform_id: int, url: str, token: str, factory: ClientFactory | None = None,
+    *, courseids: Sequence[int] = (),
 ) -> ConnectionReport:
     """Ask Moodle who the token is (``core_webservice_get_site_info``) and which of the
-    functions Repères uses its service lacks. Never raises for a Moodle failure."""
+    functions Repères uses its service lacks; with `courseids`, also which modules of
+    these courses Moodle hides from the token's user (`visibility`). Never raises for a
+    Moodle failure."""
     url = url.strip().rstrip("/")
     report = ConnectionReport(platform_id=platform_id, url=url, ok=False)
     http = OutboundSession()  # the outbound policy: REPERES_OUTBOUND_ALLOW
     try:
         client = (factory or page_client_factory)(url, token, http)
         info = client.get_site_info()
+        if courseids and not info.missing_functions(SYNC_FUNCTIONS):
+            report.warnings.extend(check_courses(client, courseids))
     except (MoodleError, ValueError) as exc:
         report.error = str(exc)
         return report
@@ -212,6 +218,12 @@ def check_connection(
         )
     report.ok = not report.missing_required
     return report
+
+
+def platform_courseids(session: Session, platform_id: int) -> list[int]:
+    """The Moodle ids of the platform's courses Repères knows (launched at least once)."""
+    courses = session.scalars(select(Course).where(Course.platform_id == platform_id))
+    return sorted({cid for c in courses if (cid := moodle_course_id(c)) is not None})
 
 
 def connect_moodle(
