@@ -290,6 +290,7 @@
           // at its own address: its one-time messages are not asked for twice.
           if (r.redirected) { window.history.replaceState(null, "", r.url); }
           document.open(); document.write(html); document.close();
+          window.scrollTo(0, 0);
         });
       }, function () {
         if (attempt < 3) {
