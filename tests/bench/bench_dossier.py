@@ -137,7 +137,16 @@ def measure(work: Path, publish: bool) -> dict[str, float]:
     seconds = time.perf_counter() - started
     if publish:
         assert made.outcome is not None and made.outcome.state == "written", made.outcome
-    return {"seconds": seconds, "peak_mb": _vm("VmHWM"), "before_mb": before,
+    pdf_seconds = float("nan")
+    if not publish and os.environ.get("BENCH_PDF") == "1":
+        from integration.dossier import pdf
+
+        if pdf.available():  # the « Télécharger en PDF » conversion, without its cache
+            started = time.perf_counter()
+            pdf.convert(made.data, profile=work / "libreoffice-profile")
+            pdf_seconds = time.perf_counter() - started
+    return {"pdf_seconds": pdf_seconds, "seconds": seconds, "peak_mb": _vm("VmHWM"),
+            "before_mb": before,
             "file_mb": len(made.data) / 1e6, **{k: v for k, v in made.timings.items()}}
 
 
@@ -169,7 +178,7 @@ def main() -> None:
                 out = subprocess.run(
                     [sys.executable, __file__, "--measure", str(work), *flag],
                     capture_output=True, text=True, check=True, cwd=ROOT,
-                    env={**os.environ, "PYTHONPATH": str(ROOT)},
+                    env={**os.environ, "PYTHONPATH": str(ROOT), "BENCH_PDF": "1"},
                 )
                 results[label].append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"\n{N_TASKS} tâches, 60 compétences, {N_PHOTOS} photos, {os.cpu_count()} cœurs, "
@@ -185,6 +194,15 @@ def main() -> None:
             print(f"{label:16}{med['seconds']:7.2f}s{med['gather']:9.2f}s{med['photos']:7.2f}s"
                   f"{med['render']:7.2f}s{med.get('publish', 0.0):7.2f}s"
                   f"{med['peak_mb']:7.0f} Mo{med['before_mb']:5.0f} Mo{med['file_mb']:7.1f} Mo")
+
+        pdf_runs = [r["pdf_seconds"] for r in results["fait"]
+                    if r["pdf_seconds"] == r["pdf_seconds"]]  # not NaN
+        if pdf_runs:
+            print(f"PDF (LibreOffice, en plus, après le dossier fait) : "
+                  f"{statistics.median(pdf_runs):.2f} s (médiane ; la 1re fois crée le profil "
+                  f"de LibreOffice : {pdf_runs[0]:.2f} s)")
+        else:
+            print("PDF : LibreOffice absent, pas mesuré")
 
         def verdict(value: float, target: float) -> str:
             return "ok" if value < target else "NON ATTEINT"
