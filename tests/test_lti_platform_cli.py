@@ -73,9 +73,10 @@ def test_add_prints_the_urls_to_paste_into_moodle(cli, app):
 def test_one_issuer_with_several_client_ids_and_sites(cli, app):
     assert cli.invoke(main, ["platform", "add", *MOODLE, "--deployment-id", "1"]).exit_code == 0
     other_client = [a if a != "abc" else "def" for a in MOODLE]
-    assert (
-        cli.invoke(main, ["platform", "add", *other_client, "--deployment-id", "1"]).exit_code == 0
-    )
+    refused = cli.invoke(main, ["platform", "add", *other_client, "--deployment-id", "1"])
+    assert refused.exit_code == 1 and "already registered" in refused.output  # issue 18
+    assert cli.invoke(main, ["platform", "add", *other_client, "--deployment-id", "1",
+                             "--second-registration"]).exit_code == 0
     other_site = [a.replace("moodle.fde.example", "moodle.dc.example") for a in MOODLE]
     assert cli.invoke(main, ["platform", "add", *other_site, "--deployment-id", "7"]).exit_code == 0
     again = cli.invoke(main, ["platform", "add", *MOODLE, "--deployment-id", "3"])

@@ -59,6 +59,9 @@ def echo_tool_urls(urls: ToolUrls) -> None:
 @click.option("--token-url", required=True, help="Moodle: …/mod/lti/token.php")
 @click.option("--jwks-url", required=True, help="Moodle: …/mod/lti/certs.php")
 @click.option("--name", default="", help="A name people recognise.")
+@click.option("--second-registration", is_flag=True,
+              help="Allow another client id for an issuer already registered (two tool "
+                   "registrations in one Moodle: each user becomes two persons).")
 @pass_ctx
 def add(
     cli: CliContext,
@@ -69,21 +72,26 @@ def add(
     token_url: str,
     jwks_url: str,
     name: str,
+    second_registration: bool,
 ) -> None:
     """Register a platform (or add deployments to one already registered)."""
-    from ..lti.registration import add_platform
+    from ..lti.registration import SameIssuer, add_platform
 
     with _sessions(cli).begin() as session:
-        platform, created = add_platform(
-            session,
-            issuer=issuer.rstrip("/"),
-            client_id=client_id,
-            deployment_ids=list(deployment_ids),
-            auth_url=auth_url,
-            token_url=token_url,
-            jwks_url=jwks_url,
-            name=name,
-        )
+        try:
+            platform, created = add_platform(
+                session,
+                issuer=issuer.rstrip("/"),
+                client_id=client_id,
+                deployment_ids=list(deployment_ids),
+                auth_url=auth_url,
+                token_url=token_url,
+                jwks_url=jwks_url,
+                name=name,
+                second_registration=second_registration,
+            )
+        except SameIssuer as exc:
+            raise click.ClickException(str(exc)) from None
         deployments = ", ".join(d.deployment_id for d in platform.deployments)
         click.echo(
             f"{'added' if created else 'updated'} platform {platform.id}: "

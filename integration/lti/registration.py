@@ -45,6 +45,22 @@ def utcnow() -> datetime:
 # --- by hand ----------------------------------------------------------------------------
 
 
+class SameIssuer(ValueError):
+    """The issuer is registered already with another client id (the same Moodle registered
+    twice, by hand and by dynamic registration): one Moodle must stay one platform, or
+    each of its people would become two persons."""
+
+    def __init__(self, issuer: str, platform_id: int, client_id: str) -> None:
+        self.platform_id = platform_id
+        super().__init__(
+            f"issuer {issuer} is already registered as platform {platform_id} (client id "
+            f"{client_id}): the same Moodle registered twice would make two persons of each "
+            f"user. Nothing added. Use that registration (`reperes platform add` with its "
+            f"client id adds deployments), or delete the tool in Moodle and register once "
+            f"(--second-registration: keep both, knowingly)."
+        )
+
+
 def add_platform(
     session: Session,
     *,
@@ -55,13 +71,26 @@ def add_platform(
     token_url: str,
     jwks_url: str,
     name: str = "",
+    second_registration: bool = False,
 ) -> tuple[Platform, bool]:
-    """Create the registration, or update its URLs and add deployments; (platform, created)."""
+    """Create the registration, or update its URLs and add deployments; (platform, created).
+
+    SameIssuer when this issuer is registered already with another client id, unless
+    `second_registration` (two tool registrations in one Moodle, wanted as such).
+    """
     platform = session.scalar(
         select(Platform)
         .where(Platform.issuer == issuer, Platform.client_id == client_id)
         .options(selectinload(Platform.deployments))
     )
+    other = None if second_registration or platform is not None else session.execute(
+        select(Platform.id, Platform.client_id)
+        .where(Platform.issuer.in_((issuer.rstrip("/"), issuer.rstrip("/") + "/")),
+               Platform.client_id != client_id)
+        .limit(1)
+    ).first()
+    if other is not None:
+        raise SameIssuer(issuer.rstrip("/"), other[0], other[1])
     created = platform is None
     if platform is None:
         platform = Platform(issuer=issuer, client_id=client_id, settings={}, deployments=[])
