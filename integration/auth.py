@@ -123,7 +123,7 @@ _SWEEP = delete(SessionRecord).where(
         SessionRecord.last_seen_at < bindparam("idle"),
     )
 )
-_NEW_RECORD = {
+_NEW_RECORD: dict[str, Any] = {
     name: bindparam("new_" + name)
     for name in ("digest", "person_id", "platform_id", "created_at", "last_seen_at", "expires_at")
 }

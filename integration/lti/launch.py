@@ -312,7 +312,7 @@ def check_launch(
         state,
         row.nonce,
         row.storage_target,
-        _origin(entry.auth_url),
+        entry.auth_origin,
         entry.moodle,
         consumed=consume,
     )
@@ -532,8 +532,8 @@ def record_launch(db: Session | Connection, message: c.LaunchMessage) -> Actor:
             _KNOWN,
             {"platform_id": message.platform_id, "sub": message.sub, "context_id": context_id},
         )
-        .mappings()
         .one()
+        ._mapping
     )
     person_id = _upsert(
         conn,

@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -45,7 +46,7 @@ class PlatformEntry:
     """One registration, as a launch sees it."""
 
     registration: Registration
-    auth_url: str
+    auth_origin: str  # the platform's login endpoint's origin: where its postMessages go
     moodle: bool  # a Moodle web-service connection: completions are refreshed at launch
 
 
@@ -95,11 +96,16 @@ class Registrations:
                     deployments=frozenset(d.deployment_id for d in p.deployments),
                     active=p.active,
                 ),
-                auth_url=p.auth_url,
+                auth_origin=_origin(p.auth_url),
                 moodle=has_connection(p),
             )
             for p in platforms
         )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 # --- invalidation: any commit in this process that touched a platform or a deployment ----

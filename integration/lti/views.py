@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, select
+from werkzeug.wrappers import Response as BaseResponse
 
-from ..auth import Actor, cookie_policy, current_actor, login_actor
+from ..actor import Actor
+from ..auth import cookie_policy, current_actor, login_actor
 from ..models import Role
 from . import claims as c
 from . import deep_linking, launch, registration
@@ -58,7 +60,10 @@ def _headers(response: Response) -> Response:
     return page_headers(response)
 
 
-def _no_store(response: Response) -> Response:
+_R = TypeVar("_R", bound=BaseResponse)
+
+
+def _no_store(response: _R) -> _R:
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -91,15 +96,15 @@ def login() -> ResponseReturnValue:
             auth_url=start.auth_url,
         )
         return response
-    response = _no_store(redirect(start.auth_url, code=302))
-    response.set_cookie(
+    moving = _no_store(redirect(start.auth_url, code=302))
+    moving.set_cookie(
         _state_cookie(start.state),
         start.state,
         max_age=int(launch.STATE_LIFETIME.total_seconds()),
         path="/lti/",
         **cookie_policy(),
     )
-    return response
+    return moving
 
 
 def _cookie_matches(state: str) -> bool:
@@ -123,6 +128,7 @@ def launch_view() -> ResponseReturnValue:
     if not deep_link and pending.moodle:
         _refresh_completions(actor)
 
+    response: BaseResponse
     if deep_link:
         response = _deep_linking_page(pending.message)
     elif bound == "cookie":
