@@ -104,3 +104,23 @@ def test_a_photo_received_during_the_outage_is_kept_and_written_once_when_the_st
     assert again.due == 0
     puts = [r for r in dav.seen if r.method == "PUT" and Path(paths[0]).stem in r.path]
     assert len(puts) == 3  # each file written once
+
+
+def test_photo_pages_read_the_copy_kept_here_while_the_store_is_down(tmp_path) -> None:
+    """A photo page does not wait for Nextcloud: the reduced copy kept on this machine answers."""
+    from connectors.local_store import LocalFolderStore
+    from connectors.storage import StorageError
+    from integration.parcours import kept
+    from integration.parcours.evidence import _local_first
+
+    class Down(LocalFolderStore):
+        def iter_chunks(self, path, chunk_size=65536):  # type: ignore[no-untyped-def]
+            raise StorageError("the shared store is down")
+
+    shared = Down(tmp_path / "shared")
+    local = kept.local_store(tmp_path / "var")
+    kept.keep_beside(shared, local)
+    assert kept.keep(local, "evidence/1-medium.jpg", b"jpeg bytes", "image/jpeg")
+    assert b"".join(_local_first(shared, "evidence/1-medium.jpg")) == b"jpeg bytes"
+    with pytest.raises(StorageError):
+        _local_first(shared, "evidence/2-medium.jpg")

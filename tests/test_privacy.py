@@ -149,3 +149,22 @@ def test_operator_exports_then_erases_from_the_command_line(tmp_path: Path) -> N
     left = [p for p in (tmp_path / "var" / "files").rglob("*") if p.is_file()]
     assert left == [], "files of the erased person remain in the storage"
     runtime.engine.dispose()
+
+
+def test_erasing_a_person_removes_the_pdf_dossiers_cached_here(sessions, store, tmp_path) -> None:
+    from integration.dossier.pdf import CACHE_FOLDER
+
+    with sessions() as session:
+        cast, _task, _bob_task = _story(session, store)
+        alice_id, alice_pid = cast.people["alice"].id, cast.parcours["alice"].id
+        bob_pid = cast.parcours["bob"].id
+        session.commit()
+    for pid in (alice_pid, bob_pid):
+        cached = tmp_path / "var" / CACHE_FOLDER / str(pid)
+        cached.mkdir(parents=True)
+        (cached / "1-abc.pdf").write_bytes(b"%PDF-1.7")
+    with sessions() as session:
+        erase_person(session, store, alice_id, var_dir=tmp_path / "var")
+        session.commit()
+    assert not (tmp_path / "var" / CACHE_FOLDER / str(alice_pid)).exists()
+    assert (tmp_path / "var" / CACHE_FOLDER / str(bob_pid) / "1-abc.pdf").exists()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..db import transaction
 from . import CliContext, pass_ctx
+from .progress import Progress, progress_option
 
 group = click.Group("person", help="What is stored about a person (GDPR).")
 
@@ -51,19 +52,23 @@ def _who(f):  # type: ignore[no-untyped-def]
 @group.command("export")
 @_who
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="The zip to write.")
+@progress_option
 @pass_ctx
-def export_(cli: CliContext, person_id, platform, sub, email, out: str) -> None:  # type: ignore[no-untyped-def]
+def export_(cli: CliContext, person_id, platform, sub, email, out: str, progress) -> None:  # type: ignore[no-untyped-def]
     """Everything stored about a person, as a zip (JSON and files)."""
     from ..ops.privacy import PrivacyError, export_person
 
+    shown = Progress(progress)
     with transaction(cli.runtime.sessions) as session:
         pid = _resolve(session, person_id, platform, sub, email)
         try:
-            archive = export_person(session, cli.runtime.store, pid)
+            archive = export_person(session, cli.runtime.store, pid, progress=shown)
         except PrivacyError as error:
+            shown.end()
             raise click.ClickException(str(error)) from None
+    shown.end()
     Path(out).write_bytes(archive)
-    click.echo(f"person {pid}: written {out} ({len(archive)} bytes)")
+    click.echo(f"person {pid}: written {out} ({len(archive)} bytes, {shown.elapsed:.1f} s)")
 
 
 @group.command()
@@ -82,7 +87,8 @@ def erase(cli: CliContext, person_id, platform, sub, email, yes: bool) -> None: 
             click.echo("nothing erased")
             sys.exit(1)
         try:
-            counts = erase_person(session, cli.runtime.store, pid)
+            counts = erase_person(session, cli.runtime.store, pid,
+                                      var_dir=cli.runtime.settings.var_dir)
         except PrivacyError as error:
             raise click.ClickException(str(error)) from None
     summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
@@ -92,17 +98,22 @@ def erase(cli: CliContext, person_id, platform, sub, email, yes: bool) -> None: 
 @click.command("retention")
 @click.option("--months", type=int, default=None,
               help="Closed parcours older than this are erased (default REPERES_RETENTION_MONTHS).")
+@progress_option
 @pass_ctx
-def retention(cli: CliContext, months: int | None) -> None:
+def retention(cli: CliContext, months: int | None, progress: bool | None) -> None:
     """Erase the parcours closed for longer than the retention period."""
     from ..ops.privacy import PrivacyError, apply_retention
 
     months = months or cli.settings.retention_months
     if not months:
         raise click.ClickException("no retention period: set REPERES_RETENTION_MONTHS or --months")
+    shown = Progress(progress)
     with transaction(cli.runtime.sessions) as session:
         try:
-            erased = apply_retention(session, cli.runtime.store, months, datetime.now(UTC))
+            erased = apply_retention(session, cli.runtime.store, months, datetime.now(UTC),
+                                     var_dir=cli.runtime.settings.var_dir, progress=shown)
         except PrivacyError as error:
+            shown.end()
             raise click.ClickException(str(error)) from None
-    click.echo(f"{len(erased)} parcours erased")
+    shown.end()
+    click.echo(f"{len(erased)} parcours erased ({shown.elapsed:.1f} s)")

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import inspect, or_, select
@@ -24,6 +25,7 @@ from connectors.storage import NotFound, StorageError, Store
 from .. import models as m
 from ..auth import end_sessions
 from ..dossier.folders import folder_paths
+from . import ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -129,19 +131,30 @@ def collect(session: Session, person: m.Person) -> PersonData:
     return data
 
 
-def export_person(session: Session, store: Store, person_id: int) -> bytes:
-    """A zip: `donnees.json` with every row, and `fichiers/…` with every stored file."""
+def export_person(
+    session: Session, store: Store, person_id: int, progress: ProgressFn | None = None
+) -> bytes:
+    """A zip: `donnees.json` with every row, and `fichiers/…` with every stored file.
+
+    ``progress`` is told the files and bytes read after each file."""
     data = collect(session, find_person(session, person_id))
     buffer = io.BytesIO()
     missing: list[str] = []
+    read = 0
+    paths = sorted(set(data.files))
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         written: set[str] = set()
-        for path in sorted(set(data.files)):
+        for number, path in enumerate(paths):
             try:
                 for file_path in _walk(store, path):
                     if file_path not in written:
                         written.add(file_path)
-                        archive.writestr(f"fichiers/{file_path}", store.get(file_path))
+                        content = store.get(file_path)
+                        read += len(content)
+                        archive.writestr(f"fichiers/{file_path}", content)
+                        if progress is not None:
+                            progress({"fichiers": len(written), "lus octets": read},
+                                     number / len(paths))
             except StorageError as error:
                 missing.append(f"{path}: {type(error).__name__}")
         document = {
@@ -168,13 +181,17 @@ def _walk(store: Store, path: str) -> Iterable[str]:
         yield from _walk(store, entry.path)
 
 
-def erase_person(session: Session, store: Store, person_id: int) -> dict[str, int]:
-    """Delete the person, their parcours and files; keep one audit line (ids and counts only)."""
+def erase_person(session: Session, store: Store, person_id: int, *,
+                 var_dir: Path | None = None) -> dict[str, int]:
+    """Delete the person, their parcours and files; keep one audit line (ids and counts only).
+
+    `var_dir`: where this machine caches things made from their files (PDF dossiers)."""
     person = find_person(session, person_id)
     data = collect(session, person)
     counts = {name: len(rows) for name, rows in data.rows.items()}
     counts["files"] = len(set(data.files))
     _delete_files(store, data.files)
+    _forget_cached(var_dir, [p.id for p in data.rows["parcours"]])
     # Reviews this person wrote on others' parcours stay (they are the other person's
     # record) but lose their author: reviewer_id is SET NULL by the foreign key.
     for p in data.rows["parcours"]:
@@ -204,8 +221,21 @@ def _delete_files(store: Store, paths: Iterable[str]) -> None:
             log.warning("could not delete file %s: %s", path, type(error).__name__)
 
 
-def apply_retention(session: Session, store: Store, months: int, now: datetime) -> list[int]:
-    """Erase the parcours closed for longer than `months` months; returns their ids."""
+def _forget_cached(var_dir: Path | None, parcours_ids: Iterable[int]) -> None:
+    if var_dir is None:
+        return
+    from ..dossier.pdf import forget
+
+    for parcours_id in parcours_ids:
+        forget(var_dir, parcours_id)
+
+
+def apply_retention(session: Session, store: Store, months: int, now: datetime, *,
+                    var_dir: Path | None = None,
+                    progress: ProgressFn | None = None) -> list[int]:
+    """Erase the parcours closed for longer than `months` months; returns their ids.
+
+    ``progress`` is told the parcours erased and files deleted after each parcours."""
     if months <= 0:
         raise PrivacyError("retention must be a positive number of months")
     limit = now - timedelta(days=30.44 * months)
@@ -217,6 +247,7 @@ def apply_retention(session: Session, store: Store, months: int, now: datetime) 
         )
     )
     erased: list[int] = []
+    deleted = 0
     for parcours in old:
         data = collect(session, parcours.person)
         files = [
@@ -228,8 +259,13 @@ def apply_retention(session: Session, store: Store, months: int, now: datetime) 
         files += [d.storage_path for d in data.rows["dossiers"] if d.parcours_id == parcours.id]
         files += folder_paths(session, [parcours.id])
         _delete_files(store, files)
+        _forget_cached(var_dir, [parcours.id])
+        deleted += len(set(files))
         erased.append(parcours.id)
         session.delete(parcours)
+        if progress is not None:
+            progress({"parcours effacés": (len(erased), len(old)), "fichiers": deleted},
+                     len(erased) / len(old))
     if erased:
         session.add(
             m.AuditLine(action="retention", detail={"parcours_ids": erased, "months": months})

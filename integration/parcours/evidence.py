@@ -230,6 +230,18 @@ class EvidenceFile:
     etag: str
 
 
+def _local_first(store: Store, path: str) -> Iterator[bytes]:
+    """The file's copy kept on this machine when there is one (the shared store may be down
+    or slow), else the shared store's."""
+    local = kept.kept_for(store)
+    if local is not None:
+        try:
+            return local.iter_chunks(path)
+        except StorageError:
+            pass
+    return store.iter_chunks(path)
+
+
 def open_evidence_file(
     session: Session, actor: Actor, store: Store, evidence_id: int, variant: str = "full"
 ) -> EvidenceFile:
@@ -249,7 +261,7 @@ def open_evidence_file(
     content_type = evidence.content_type if variant == "full" else "image/jpeg"
     extension = path.rsplit(".", 1)[-1]
     try:
-        chunks = store.iter_chunks(path)
+        chunks = _local_first(store, path)
     except StoreNotFound:
         log.error("evidence %s: file missing in the store: %s", evidence.id, path)
         raise StorageFailed("Le fichier de cette preuve est introuvable pour le moment.") from None
