@@ -142,7 +142,7 @@ def test_more_than_25_mb_is_refused() -> None:
 @pytest.mark.skipif(HEIC_READABLE, reason="pillow-heif is installed here")
 def test_heic_without_a_reader_says_what_to_do() -> None:
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\0" * 64
-    with pytest.raises(UnsupportedFile, match="HEIC"):
+    with pytest.raises(UnsupportedFile, match="photo d’iPhone"):  # plain words (issue 15)
         prepare(heic)
 
 

@@ -36,7 +36,8 @@ def add_task(client: FlaskClient, title: str = "Je range les vêtements en rayon
     response = post(client, "/moi/activites/nouvelle", data, token_from="/moi/activites/nouvelle",
                     content_type="multipart/form-data")
     assert response.status_code == 303, text_of(response)[:3000]
-    found = re.search(r"/moi/activites/(\d+)/competences\?nouvelle=1$", response.headers["Location"])
+    found = re.search(r"/moi/activites/(\d+)/competences\?nouvelle=1$",
+                      response.headers["Location"])
     assert found
     return int(found.group(1))
 
@@ -79,7 +80,7 @@ def test_a_candidat_chooses_a_referentiel_among_those_in_force(demo_client: Flas
     choose(demo_client)
     page = text_of(demo_client.get("/moi/referentiel"))
     assert "CAP Équipier polyvalent du commerce" in page
-    assert "0 compétence sur 14 avec une preuve" in page
+    assert "0 chose montrée avec une photo, sur 14." in page
     assert "Rien pour l’instant" in page
 
 
@@ -238,7 +239,7 @@ def test_candidat_tags_a_task_with_a_suggested_competence(demo_app: Flask):
     assert "1 activité" in after and "1 preuve" in after  # what the compétence already has
     assert "Ce n’est pas ça" in text_of(candidat.get(f"/moi/activites/{task_id}"))
     mine = text_of(candidat.get("/moi/referentiel"))
-    assert "1 compétence sur 14 avec une preuve" in mine
+    assert "1 chose montrée avec une photo, sur 14." in mine
     assert "Pas encore vu par l’accompagnateur" in mine
     with db_of(demo_app) as db:
         tag = db.scalars(select(Tag)).one()

@@ -12,6 +12,8 @@
 
   var MAX_SIDE = 2000;
   var QUALITY = 0.85;
+  var LIGHTER = 0.6;
+  var BUDGET = 700 * 1024;
   var MAX_BYTES = 25 * 1024 * 1024;
   var FIELDS = ["title", "source", "where", "tools", "how", "frequency"];
 
@@ -204,12 +206,16 @@
       var ctx = canvas.getContext("2d");
       ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
       bitmap.close();
-      return new Promise(function (resolve) {
-        canvas.toBlob(function (blob) {
-          if (!blob) { resolve(file); return; }
-          var name = (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg";
-          resolve(new File([blob], name, { type: "image/jpeg", lastModified: Date.now() }));
-        }, "image/jpeg", QUALITY);
+      function encode(quality) {
+        return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", quality); });
+      }
+      // Mobile data sends slowly: a photo full of detail is encoded once more, lighter.
+      return encode(QUALITY).then(function (blob) {
+        return blob && blob.size > BUDGET ? encode(LIGHTER).then(function (b) { return b || blob; }) : blob;
+      }).then(function (blob) {
+        if (!blob) { return file; }
+        var name = (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg";
+        return new File([blob], name, { type: "image/jpeg", lastModified: Date.now() });
       });
     }).catch(function () { return file; }); // not decodable here: the server decides
   }
