@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from . import CliContext, pass_ctx
+from .progress import Progress, progress_option
 
 EXIT_WAITING = 3
 EXIT_REFUSED = 4
@@ -251,13 +252,16 @@ def check_storage(cli: CliContext) -> None:
 
 @storage.command("retry")
 @click.option("--all", "retry_all", is_flag=True, help="Also the writes not due yet.")
+@progress_option
 @pass_ctx
-def retry(cli: CliContext, retry_all: bool) -> None:
+def retry(cli: CliContext, retry_all: bool, progress: bool | None) -> None:
     """Try again the writes that failed (a store down, a quota full…)."""
     from ..dossier.queue import drain_pending_writes
 
     runtime = _ready(cli)
-    report = drain_pending_writes(runtime, include_not_due=retry_all)
+    shown = Progress(progress)
+    report = drain_pending_writes(runtime, include_not_due=retry_all, progress=shown)
+    shown.end()
     click.echo(report.summary())
     for error in report.errors:
         _err(f"- {error}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from referentiels.validate import to_data
 
 from ..db import transaction
 from . import CliContext, pass_ctx
+from .progress import Progress, progress_option
 
 group = click.Group("referentiels", help="The compétence frameworks (shipped and imported).")
 
@@ -155,6 +157,7 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.option("--fiche", multiple=True, help="RNCP number(s) to import (rncp-xml only).")
 @click.option("--encoding", default=None, help="Force the file's encoding (rncp-xml only).")
 @click.option("--dry-run", is_flag=True, help="Read and check, store nothing.")
+@progress_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @pass_ctx
 def import_(
@@ -163,9 +166,14 @@ def import_(
     fiche: tuple[str, ...],
     encoding: str | None,
     dry_run: bool,
+    progress: bool | None,
     file: str,
 ) -> None:
     """Import référentiels into the database, all or nothing; every instance then sees them."""
+    from contextlib import ExitStack
+
+    from referentiels.importers.rncp_export import open_export
+
     from ..db import DatabaseNotReady, check_ready
     from ..parcours.catalog import import_referentiels
 
@@ -173,28 +181,37 @@ def import_(
         check_ready(cli.runtime.engine)
     except DatabaseNotReady as error:
         raise click.ClickException(str(error)) from None
+    shown = Progress(progress)
     try:
-        fmt = fmt or guess_format(file)
-        if fmt == "rncp-xml" and not fiche:
-            # A whole national export: stream it, never hold it in memory.
-            refs = iter_fiches(file, None, encoding=encoding)
-        else:
-            refs = iter(import_file(file, fmt, list(fiche) or None, encoding=encoding))
-        if fiche:
-            refs = list(refs)
-            missing = sorted(set(_norm(f) for f in fiche) - {_norm(r.rncp or "") for r in refs})
-            if missing:
-                raise ReferentielError(f"fiche(s) absente(s) du fichier : {', '.join(missing)}")
-            refs = iter(refs)
-        with transaction(cli.runtime.sessions) as session:
-            added, unchanged = import_referentiels(session, refs, fmt)
-            if dry_run:
-                session.rollback()
+        with ExitStack() as opened:
+            fmt = fmt or guess_format(file)
+            if fmt == "rncp-xml" and not fiche:
+                # A whole national export: stream it, never hold it in memory; the bytes
+                # read give the share done.
+                stream, _ = opened.enter_context(open_export(file, shown.bytes_read))
+                refs: Iterator[Referentiel] = iter_fiches(stream, None, encoding=encoding)
+            else:
+                refs = iter(import_file(file, fmt, list(fiche) or None, encoding=encoding))
+            if fiche:
+                listed = list(refs)
+                missing = sorted(
+                    set(_norm(f) for f in fiche) - {_norm(r.rncp or "") for r in listed})
+                if missing:
+                    raise ReferentielError(
+                        f"fiche(s) absente(s) du fichier : {', '.join(missing)}")
+                refs = iter(listed)
+            with transaction(cli.runtime.sessions) as session:
+                added, unchanged = import_referentiels(session, refs, fmt)
+                if dry_run:
+                    session.rollback()
     except ReferentielError as error:
+        shown.end()
         _fail(error)
         return
+    shown.end()
     verb = "would add" if dry_run else "added"
-    click.echo(f"{verb} {added} référentiel(s); {unchanged} already present")
+    click.echo(f"{verb} {added} référentiel(s); {unchanged} already present "
+               f"({shown.elapsed:.1f} s)")
 
 
 def _norm(numero: str) -> str:
@@ -227,33 +244,9 @@ def export(cli: CliContext, fmt: str, version: str | None, out: str | None, ref_
         click.echo(text, nl=False)
 
 
-class _Progress:
-    """« 120 Mo lus sur 250 Mo (48 %) » on a terminal, twice a second; nothing under cron."""
-
-    def __init__(self, shown: bool) -> None:
-        self.shown = shown
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        import time
-
-        now = time.monotonic()
-        if not self.shown or now - self.last < 0.5:
-            return
-        self.last = now
-        mb = 1024 * 1024
-        share = f" ({100 * done // total} %)" if total else ""
-        click.echo(f"\r{done // mb} Mo lus sur {total // mb} Mo{share}   ", err=True, nl=False)
-
-    def end(self) -> None:
-        if self.shown and self.last:
-            click.echo("", err=True)
-
-
 @group.command()
 @click.option("--fiche", multiple=True, help="RNCP number(s) to update besides those in use.")
-@click.option("--progress/--no-progress", default=None,
-              help="Show progress (default: only on a terminal).")
+@progress_option
 @click.option("--dry-run", is_flag=True, help="Read and compare, store nothing.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @pass_ctx
@@ -277,12 +270,12 @@ def update(cli: CliContext, fiche: tuple[str, ...], progress: bool | None, dry_r
         check_ready(cli.runtime.engine)
     except DatabaseNotReady as error:
         raise click.ClickException(str(error)) from None
-    shown = _Progress(sys.stderr.isatty() if progress is None else progress)
+    shown = Progress(progress)
     try:
         with transaction(cli.runtime.sessions) as session:
             catalog = load_catalog(session, platform_id=EVERY_PLATFORM, fresh=True)
             wanted = fiches_in_use(session, catalog) | {_norm(f) for f in fiche}
-            with open_export(file, shown) as (stream, opened):
+            with open_export(file, shown.bytes_read) as (stream, opened):
                 report = update_from_export(
                     session, scan_fiches(stream, sorted(wanted)), wanted, opened.name)
                 read = stream.read_bytes

@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 
 from . import CliContext, pass_ctx
+from .progress import Progress, progress_option
 
 
 @click.command("sync")
@@ -41,6 +42,7 @@ from . import CliContext, pass_ctx
     help="Moodle requests in flight at once.",
 )
 @click.option("--busy-ok", is_flag=True, help="Exit 0 (not 75) when another run holds the lock.")
+@progress_option
 @pass_ctx
 def sync_command(
     cli: CliContext,
@@ -49,6 +51,7 @@ def sync_command(
     wait_seconds: float,
     workers: int,
     busy_ok: bool,
+    progress: bool | None,
 ) -> None:
     """Copy Moodle completions of mapped modules into the parcours, once.
 
@@ -72,6 +75,7 @@ def sync_command(
                 platforms = [find_platform(session, key).id for key in platform_keys]
         except MoodleLinkError as exc:
             raise click.ClickException(str(exc)) from None
+    shown = Progress(progress)
     try:
         reports = run_sync(
             runtime,
@@ -80,10 +84,13 @@ def sync_command(
             platforms=platforms,
             courses=list(course_ids) or None,
             workers=workers,
+            progress=shown,
         )
     except LockBusy as busy:
+        shown.end()
         click.echo(f"another sync is running ({busy}); nothing done", err=True)
         sys.exit(0 if busy_ok else EXIT_BUSY)
+    shown.end()
     if not reports:
         click.echo("no platform has a Moodle connection: nothing to sync")
     for report in reports:
@@ -93,7 +100,8 @@ def sync_command(
     # The same run retries the dossier copies waiting for the shared storage.
     from ..dossier.queue import drain_pending_writes
 
-    drained = drain_pending_writes(runtime)
+    drained = drain_pending_writes(runtime, progress=shown)
+    shown.end()
     if drained.due or drained.written:
         click.echo(
             f"storage: {drained.written} written, {drained.still_queued} still waiting"

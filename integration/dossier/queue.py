@@ -23,6 +23,7 @@ from ..models import (
     Task,
     utcnow,
 )
+from ..ops import ProgressFn
 from ..ops.locks import Lease
 
 if TYPE_CHECKING:
@@ -77,8 +78,11 @@ def drain_pending_writes(
     now: datetime | None = None,
     include_not_due: bool = False,
     limit: int = 500,
+    progress: ProgressFn | None = None,
 ) -> DrainReport:
-    """Try again the writes that are due (`reperes storage retry`, and the background sync)."""
+    """Try again the writes that are due (`reperes storage retry`, and the background sync).
+
+    ``progress`` is told the writes tried, dossiers written and photos copied after each."""
     store = store if store is not None else runtime.store
     report = DrainReport()
     lease = Lease(runtime.engine, "storage-retry", ttl=LEASE_TTL)
@@ -97,7 +101,10 @@ def drain_pending_writes(
             ).all()
         report.due = len(rows)
         photo_parcours: set[int] = set()
-        for row_id, dossier_id, evidence_id in rows:
+        for number, (row_id, dossier_id, evidence_id) in enumerate(rows):
+            if progress is not None:
+                progress({"écritures": (number, report.due), "dossiers écrits": report.written,
+                          "photos": report.photos}, number / report.due)
             try:
                 if dossier_id is not None:
                     outcome = publish_dossier(runtime, dossier_id, store=store, wait_seconds=0,

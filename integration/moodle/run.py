@@ -27,6 +27,7 @@ from ..models import (
     Parcours,
     Platform,
 )
+from ..ops import ProgressFn
 from ..ops.locks import DEFAULT_TTL, Lease, LockBusy, read_lease
 from .connection import (
     ClientFactory,
@@ -70,10 +71,12 @@ def sync_completions(
     client_factory: ClientFactory | None = None,
     workers: int = DEFAULT_WORKERS,
     should_stop: Callable[[], bool] | None = None,
+    progress: ProgressFn | None = None,
 ) -> list[RunReport]:
     """Run the sync once for every platform with a Moodle connection (or those given).
 
     Takes no lock: ``run_sync`` is the entry point that does. One SyncRun per platform.
+    ``progress`` is told the people, courses and calls done after each person.
     """
     stop = should_stop or (lambda: False)
     with sessions() as session:
@@ -85,13 +88,15 @@ def sync_completions(
         platform_ids = list(session.scalars(query.order_by(Platform.id)))
     codes = _Codes()
     reports: list[RunReport] = []
-    for platform_id in platform_ids:
+    for number, platform_id in enumerate(platform_ids, start=1):
         if stop():
             break
+        tracker = _Tracker(progress, number, len(platform_ids)) if progress else None
         reports.append(
             _sync_platform(
                 sessions, platform_id, trigger=trigger, courses=courses,
                 client_factory=client_factory, workers=workers, stop=stop, codes=codes,
+                tracker=tracker,
             )
         )
     return reports
@@ -107,6 +112,7 @@ def _sync_platform(
     workers: int,
     stop: Callable[[], bool],
     codes: _Codes,
+    tracker: _Tracker | None = None,
 ) -> RunReport:
     started = time.monotonic()
     report = RunReport(platform_id=platform_id, trigger=trigger)
@@ -135,6 +141,9 @@ def _sync_platform(
         report.courses_skipped = len(course_rows) - len(infos)
         index = PersonIndex.load(session, platform) if platform is not None else None
     clients = _Clients(url, token, client_factory) if url else None
+    if tracker is not None:
+        tracker.courses_total = len(infos)
+        tracker.clients = clients
     try:
         if clients is not None and index is not None:
             with ThreadPoolExecutor(
@@ -148,7 +157,8 @@ def _sync_platform(
                         break
                     try:
                         _sync_course(
-                            sessions, clients, pool, course, index, report, codes, workers, stop
+                            sessions, clients, pool, course, index, report, codes, workers, stop,
+                            tracker,
                         )
                     except MoodleTokenError as exc:
                         report.error(f"Moodle refuse la clé d’accès (token) : {exc}")
@@ -182,7 +192,10 @@ def _sync_course(
     codes: _Codes,
     workers: int,
     stop: Callable[[], bool],
+    tracker: _Tracker | None = None,
 ) -> None:
+    if tracker is not None:
+        tracker.start_course()
     with sessions() as session:
         modules = load_modules(session, course.id)
     if not modules:
@@ -242,6 +255,8 @@ def _sync_course(
         targets.append(_Target(person_id, user.id))
 
     moodle_id = course.moodle_id
+    if tracker is not None:
+        tracker.course_targets(len(targets))
 
     def fetch(target: _Target) -> ActivitiesCompletion:
         return clients.get().get_activities_completion_status(moodle_id, target.moodle_userid)
@@ -256,6 +271,8 @@ def _sync_course(
         raise
     for target, outcome in fetches:
         report.people += 1
+        if tracker is not None:
+            tracker.person_done()
         if isinstance(outcome, BaseException):
             if isinstance(outcome, MoodleTokenError):
                 raise outcome
@@ -288,6 +305,51 @@ def _sync_course(
         report.error(f"cours {course.id} : arrêté avant la fin (verrou perdu ou arrêt demandé)")
 
 
+class _Tracker:
+    """Counts a platform's run for the progress callback (people, courses, calls)."""
+
+    def __init__(self, progress: ProgressFn, platform: int, platforms: int) -> None:
+        self._progress = progress
+        self._platform = (platform, platforms)
+        self.courses_total = 0
+        self.clients: _Clients | None = None
+        self._courses_started = 0
+        self._people_total = 0
+        self._people = 0
+        self._in_course = (0, 0)  # (done, total) in the current course
+
+    def start_course(self) -> None:
+        self._courses_started += 1
+        self._in_course = (0, 0)
+        self._tell()
+
+    def course_targets(self, count: int) -> None:
+        self._people_total += count
+        self._in_course = (0, count)
+        self._tell()
+
+    def person_done(self) -> None:
+        self._people += 1
+        done, total = self._in_course
+        self._in_course = (done + 1, total)
+        self._tell()
+
+    def _tell(self) -> None:
+        counts: dict[str, int | tuple[int, int]] = {
+            "personnes": (self._people, self._people_total),
+            "cours": (max(0, self._courses_started), self.courses_total),
+            "appels": self.clients.calls if self.clients is not None else 0,
+        }
+        if self._platform[1] > 1:
+            counts["plateformes"] = self._platform
+        fraction = None
+        if self.courses_total:
+            done, total = self._in_course
+            within = done / total if total else 0.0
+            fraction = (max(0, self._courses_started - 1) + within) / self.courses_total
+        self._progress(counts, fraction)
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, MoodleError):
         return str(error)
@@ -308,6 +370,7 @@ def run_sync(
     workers: int = DEFAULT_WORKERS,
     lease_ttl: timedelta = DEFAULT_TTL,
     should_stop: Callable[[], bool] | None = None,
+    progress: ProgressFn | None = None,
 ) -> list[RunReport]:
     """One full run under the database lease ``moodle-sync``.
 
@@ -327,6 +390,7 @@ def run_sync(
             client_factory=client_factory,
             workers=workers,
             should_stop=lambda: lease.lost.is_set() or bool(should_stop and should_stop()),
+            progress=progress,
         )
     finally:
         lease.release()
