@@ -266,3 +266,34 @@ def test_photo_task_shows_in_the_list_with_its_photo(demo_app: Flask):
     nadia = launched(demo_app, "accompagnatrice")
     page = nadia.get("/cours/a-regarder").get_data(as_text=True)
     assert "Je plie le linge" in page and 'loading="lazy"' in page
+
+
+def test_an_avis_for_one_candidat_leaves_the_others_to_look_at(demo_app: Flask):
+    """An avis answers the compétence of that parcours only (the subqueries are correlated
+    with each activity, not with any activity of the course)."""
+    first, code = candidat_with_a_tagged_photo(demo_app, "candidat1")
+    second, _ = candidat_with_a_tagged_photo(demo_app, "candidat3")
+    nadia = launched(demo_app, "accompagnatrice")
+    task_id = _task_of(demo_app, first, "J’accueille")
+    field = f"avis-{EPC_ID}-{EPC_VERSION}-{code}"
+    post(nadia, f"/cours/activites/{task_id}", {field: "oui"},
+         token_from=f"/cours/activites/{task_id}")
+    text = text_of(nadia.get("/cours/a-regarder"))
+    assert "1 activité à regarder" in text and "Fatou K." in text
+    assert second != first
+
+
+def test_the_course_pages_ask_the_same_number_of_statements_for_3_or_12_candidats(tmp_path):
+    from tests.bench.bench_day import _app
+
+    counts = {}
+    for candidats in (3, 12):
+        app, client, queries = _app(tmp_path, f"c{candidats}.sqlite3", candidats, 6)
+        for path in ("/cours", "/cours/a-regarder"):
+            assert client.get(path).status_code == 200
+            before = queries[0]
+            client.get(path)
+            counts[(candidats, path)] = queries[0] - before
+        app.extensions["reperes"].engine.dispose()
+    for path in ("/cours", "/cours/a-regarder"):
+        assert counts[(3, path)] == counts[(12, path)], counts

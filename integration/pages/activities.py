@@ -45,8 +45,8 @@ SHOWN = 200  # rows of « À regarder » on one page (the count says how many in
 @accompagnateur_only
 def a_regarder() -> ResponseReturnValue:
     who = signed_in()
-    work = run(lambda db: to_look_at(db, who))
-    return page("pages/a_regarder.html", work=work, shown=work.items[:SHOWN])
+    work = run(lambda db: to_look_at(db, who, rows=SHOWN))
+    return page("pages/a_regarder.html", work=work, shown=work.items)
 
 
 # --- one activity ------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ class ActivityScreen:
     linked: list[Linked]
     proposable: list[Item]
     said: feedback.Feedback
-    remaining: int  # other activities still to look at
+    remaining: int  # other activities of this candidat still to look at
     elsewhere: int = 0  # links to a référentiel no longer chosen
     blocs: dict[str, list[Item]] = field(default_factory=dict)
 
@@ -114,7 +114,7 @@ def activity_screen(db: Session, who: Actor, task_id: int, catalog: Catalog) -> 
             voices.append(e.id)
         else:
             files.append(Photo.of(e))
-    remaining = to_look_at(db, who, limit=1, exclude=task.id)
+    remaining = to_look_at(db, who, parcours_id=task.parcours_id, exclude=task.id)
     blocs: dict[str, list[Item]] = {}
     for item in proposable:
         blocs.setdefault(item.bloc_falc or item.bloc_intitule, []).append(item)
@@ -138,7 +138,7 @@ def field_name(address: tuple[str, str, str]) -> str:
 
 
 def _next_after(db: Session, who: Actor, task_id: int) -> int | None:
-    found = to_look_at(db, who, limit=1, exclude=task_id)
+    found = to_look_at(db, who, rows=1, exclude=task_id, counts=False)
     return found.items[0].task_id if found.items else None
 
 
