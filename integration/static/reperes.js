@@ -17,7 +17,7 @@
         item.setAttribute("data-from", input.id);
         if (/^image\//.test(file.type)) {
           var img = document.createElement("img");
-          img.alt = "Photo choisie : " + file.name;
+          img.alt = "Photo choisie";
           img.src = URL.createObjectURL(file);
           img.onload = function () { URL.revokeObjectURL(img.src); };
           item.appendChild(img);
