@@ -271,7 +271,7 @@ def test_untrusted_extra_audience_is_refused(app, client, platform, student, cap
 
 def test_several_audiences_need_azp(app, client, platform, student, caplog):
     other = FakePlatform(client_id="second-client")
-    other.register(app)
+    other.register(app, second_registration=True)  # two tool registrations in one Moodle
     response = launch(client, platform, student, aud=[platform.client_id, "second-client"])
     assert_refused(app, client, response, "several audiences and no azp", caplog)
     response = launch(

@@ -242,9 +242,10 @@ class FakePlatform:
             keys.append({**jwk, "kid": kid, "alg": "RS256", "use": "sig"})
         return {"keys": keys}
 
-    def register(self, app: Flask) -> int:
+    def register(self, app: Flask, *, second_registration: bool = False) -> int:
         with lti_context(app).sessions.begin() as session:
             platform, _ = add_platform(
+                second_registration=second_registration,
                 session,
                 issuer=self.issuer,
                 client_id=self.client_id,
