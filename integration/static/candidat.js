@@ -243,13 +243,15 @@
       }
       var job = Promise.all(files.map(function (file, i) {
         var name = label ? "Photo " + (i + 1) + " : " : "";
+        var tooBig = (label ? name + "trop grosse" : "Cette photo est trop grosse") +
+          " (25 Mo au plus). Elle n’est pas envoyée. Vos mots sont gardés.";
         if (!/^image\//.test(file.type) && file.size > MAX_BYTES) {
-          if (list) { say(list, input.id, i, name + "trop gros (25 Mo au plus). Il n’est pas envoyé.", false); }
+          if (list) { say(list, input.id, i, tooBig, false); }
           return null;
         }
         return shrink(file).then(function (small) {
           if (small.size > MAX_BYTES) {
-            if (list) { say(list, input.id, i, name + "trop grosse (25 Mo au plus). Elle n’est pas envoyée.", false); }
+            if (list) { say(list, input.id, i, tooBig, false); }
             return null;
           }
           if (list) { say(list, input.id, i, name + "prête (" + megabytes(small.size) + ")", true); }
