@@ -245,8 +245,8 @@ class FakePlatform:
     def register(self, app: Flask, *, second_registration: bool = False) -> int:
         with lti_context(app).sessions.begin() as session:
             platform, _ = add_platform(
-                second_registration=second_registration,
                 session,
+                second_registration=second_registration,
                 issuer=self.issuer,
                 client_id=self.client_id,
                 deployment_ids=[self.deployment_id],
