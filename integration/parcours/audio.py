@@ -23,7 +23,7 @@ def sniff_audio(data: bytes) -> str | None:
     """webm, ogg, mp4, mp3 when the bytes are a sound recording; None otherwise (a video too)."""
     head = data[:4096]
     if data.startswith(b"\x1a\x45\xdf\xa3"):
-        if b"webm" in data[:64] and b"A_OPUS" in head or b"A_VORBIS" in head:
+        if b"webm" in data[:64] and (b"A_OPUS" in head or b"A_VORBIS" in head):
             return None if (b"V_VP8" in head or b"V_VP9" in head or b"V_AV1" in head) else "webm"
         return None
     if data.startswith(b"OggS"):
