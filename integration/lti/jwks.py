@@ -99,7 +99,8 @@ class PlatformKeys:
             document = response.json()
         except (requests.RequestException, ValueError) as exc:
             raise LaunchError(
-                f"cannot read the platform JWKS {url}: {type(exc).__name__}: {exc}", status=502
+                f"cannot read the platform JWKS {url}: {type(exc).__name__}: {exc}", status=502,
+                configuration=True,
             ) from None
         keys: dict[str, Any] = {}
         for jwk in document.get("keys", []) if isinstance(document, dict) else []:

@@ -146,18 +146,25 @@ def begin_login(lti: LtiContext, params: Mapping[str, str]) -> LoginStart:
         if not platforms:
             raise LaunchError(
                 f"login from unregistered issuer {issuer!r} client {client_id!r}",
-                title="Repères ne connaît pas cette plateforme.",
-                advice="Demandez à l’administrateur de Moodle d’enregistrer Repères.",
+                title="Repères ne connaît pas ce Moodle.",
+                configuration=True,
             )
         if len(platforms) > 1:
-            raise LaunchError(f"issuer {issuer!r} has several client ids and sent none")
+            raise LaunchError(
+                f"issuer {issuer!r} has several client ids and sent none", configuration=True
+            )
         platform = platforms[0]
         if not platform.active:
-            raise LaunchError(f"platform {issuer!r} is switched off", status=403)
+            raise LaunchError(
+                f"platform {issuer!r} is switched off", status=403, configuration=True
+            )
         if deployment_id is not None and deployment_id not in {
             d.deployment_id for d in platform.deployments
         }:
-            raise LaunchError(f"deployment {deployment_id!r} is not registered for {issuer!r}")
+            raise LaunchError(
+                f"deployment {deployment_id!r} is not registered for {issuer!r}",
+                configuration=True,
+            )
 
         storage = params.get("lti_storage_target") or None
         if storage is not None and not _FRAME_NAME.match(storage):

@@ -146,7 +146,10 @@ def choose_registration(
         raise LaunchError(f"id_token azp {client_id!r} is not one of its audiences")
     registration = trusted.get(client_id)
     if registration is None:
-        raise LaunchError(f"client id {client_id!r} is not registered for issuer {issuer!r}")
+        raise LaunchError(
+            f"client id {client_id!r} is not registered for issuer {issuer!r}",
+            configuration=True,
+        )
     if untrusted:
         raise LaunchError(f"id_token names untrusted audience(s) {untrusted!r}")
     return registration
@@ -182,7 +185,9 @@ def validate_id_token(
     if expected_platform_id is not None and registration.platform_id != expected_platform_id:
         raise LaunchError("id_token comes from another platform than the login that started it")
     if not registration.active:
-        raise LaunchError(f"platform {registration.issuer!r} is switched off", status=403)
+        raise LaunchError(
+            f"platform {registration.issuer!r} is switched off", status=403, configuration=True
+        )
 
     key = key_for(registration.jwks_url, kid)
     if not _RS256.verify(signing_input, key, signature):
@@ -220,7 +225,8 @@ def validate_id_token(
     if deployment_id not in registration.deployments:
         raise LaunchError(
             f"deployment {deployment_id!r} is not registered for {registration.issuer!r}"
-            f" client {registration.client_id!r}"
+            f" client {registration.client_id!r}",
+            configuration=True,
         )
     target = _text(payload, c.TARGET_LINK_URI, "target_link_uri")
     if expected_target is not None and target != expected_target:

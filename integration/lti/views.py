@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
@@ -45,8 +46,12 @@ HOME = "/"
 @bp.errorhandler(LaunchError)
 def _refused(exc: LaunchError) -> ResponseReturnValue:
     # The reason is for the operator; the page is for the person. Never log the token.
-    log.warning("LTI refused %s %s: %s", request.method, request.path, exc.reason)
-    html = render_template("error.html", status=exc.status, title=exc.title, advice=exc.advice)
+    # A refusal from the set-up carries a short reference, on the page and in the log line.
+    reference = secrets.token_hex(4).upper() if exc.configuration else None
+    log.warning("LTI refused %s %s%s: %s", request.method, request.path,
+                f" [ref {reference}]" if reference else "", exc.reason)
+    html = render_template("error.html", status=exc.status, title=exc.title, advice=exc.advice,
+                           reference=reference)
     response = Response(html, status=exc.status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
