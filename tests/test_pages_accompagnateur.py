@@ -99,7 +99,7 @@ def test_accompagnateur_reviews_a_competence_and_the_gradebook_hears_of_it(demo_
     # The candidat sees the word of the accompagnateur, with an icon and the words.
     samira = launched(demo_app, "candidat1")
     mine = text_of(samira.get("/moi/referentiel"))
-    assert "L’accompagnateur a dit : Oui" in mine and "Vu à la caisse, très sûre." in mine
+    assert "Votre accompagnateur a dit : Oui" in mine and "Vu à la caisse, très sûre." in mine
 
 
 def test_a_gradebook_that_fails_never_blocks_the_review(demo_app: Flask):
