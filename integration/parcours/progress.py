@@ -62,7 +62,6 @@ class ActivityFacts:
     parcours_id: int
     source: TaskSource
     moodle_completed: bool
-    updated_at: datetime | None
     files: int = 0  # photos, PDFs, voice notes
 
     @property
@@ -97,10 +96,12 @@ class Facts:
         default_factory=lambda: defaultdict(lambda: defaultdict(list)))
     avis: dict[tuple[int, str, str, str], ReviewSummary] = field(default_factory=dict)
     recognitions: dict[tuple[int, str, str, str], bool] = field(default_factory=dict)
+    # parcours -> when one of its live activities last changed
+    last_change: dict[int, datetime] = field(default_factory=dict)
 
 
 def load_facts(session: Session, parcours_ids: Iterable[int]) -> Facts:
-    """Read the facts of these parcours in four queries, whatever their size.
+    """Read the facts of these parcours in five queries, whatever their size.
 
     Rights are the caller's business: pass only parcours the actor may see.
     """
@@ -108,6 +109,10 @@ def load_facts(session: Session, parcours_ids: Iterable[int]) -> Facts:
     facts = Facts()
     if not ids:
         return facts
+    # Plain rows, not ORM objects: a course is thousands of them (pending changes of the
+    # caller's transaction are flushed first, since a plain read does not).
+    session.flush()
+    db = session.connection()
     live = select(Task.id).where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
     # Each activity's files are counted beside it (a correlated count through the
     # evidence.task_id index): a join of the evidence with the course's activities let
@@ -119,23 +124,27 @@ def load_facts(session: Session, parcours_ids: Iterable[int]) -> Facts:
         .correlate(Task)
         .scalar_subquery()
     )
-    for task_id, parcours_id, source, completed, updated, file_count in session.execute(
-        select(Task.id, Task.parcours_id, Task.source, Task.moodle_completed, Task.updated_at,
-               files)
+    for task_id, parcours_id, source, completed, file_count in db.execute(
+        select(Task.id, Task.parcours_id, Task.source, Task.moodle_completed, files)
         .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
         .order_by(Task.id)
-    ):
+    ).all():
         facts.activities[task_id] = ActivityFacts(
-            task_id, parcours_id, source, bool(completed), updated, int(file_count or 0))
+            task_id, parcours_id, source, bool(completed), int(file_count or 0))
         facts.activities_of[parcours_id].append(task_id)
-    for task_id, ref_id, version, code in session.execute(
+    facts.last_change = {pid: at for pid, at in db.execute(
+        select(Task.parcours_id, func.max(Task.updated_at))
+        .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
+        .group_by(Task.parcours_id)
+    ) if at is not None}
+    for task_id, ref_id, version, code in db.execute(
         select(Tag.task_id, Tag.referentiel_id, Tag.referentiel_version, Tag.competence_code)
         .where(Tag.task_id.in_(live)).order_by(Tag.task_id)
-    ):
+    ).all():
         activity = facts.activities.get(task_id)
         if activity is not None:
             facts.tags[activity.parcours_id][(ref_id, version, code)].append(task_id)
-    for review in session.execute(
+    for review in db.execute(
         select(Review.parcours_id, Review.referentiel_id, Review.referentiel_version,
                Review.competence_code, Review.verdict, Review.comment, Review.reviewer_name,
                Review.reviewer_id, Review.created_at)
@@ -144,7 +153,7 @@ def load_facts(session: Session, parcours_ids: Iterable[int]) -> Facts:
         pid, ref_id, version, code, verdict, comment, name, reviewer_id, at = review
         facts.avis.setdefault((pid, ref_id, version, code), ReviewSummary(
             Verdict(verdict).value, comment, name, reviewer_id, at))
-    for pid, ref_id, version, code, recognised in session.execute(
+    for pid, ref_id, version, code, recognised in db.execute(
         select(Recognition.parcours_id, Recognition.referentiel_id,
                Recognition.referentiel_version, Recognition.code, Recognition.recognised)
         .where(Recognition.parcours_id.in_(ids))
@@ -270,9 +279,7 @@ def decide(facts: Facts, parcours_id: int,
     tags = facts.tags.get(parcours_id, {})
     activity_ids = facts.activities_of.get(parcours_id, [])
     result = ParcoursProgress(parcours_id, activity_count=len(activity_ids))
-    moments = [facts.activities[t].updated_at for t in activity_ids
-               if facts.activities[t].updated_at is not None]
-    result.last_activity_at = max(moments) if moments else None  # type: ignore[type-var]
+    result.last_activity_at = facts.last_change.get(parcours_id)
     used: set[Address] = set()
     for ref in referentiels:
         ref_progress = ReferentielProgress(ref.id, ref.version, ref.intitule,
