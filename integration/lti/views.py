@@ -117,6 +117,28 @@ def _cookie_matches(state: str) -> bool:
     return bool(found) and hmac.compare_digest(found, state)
 
 
+def _top_level() -> bool:
+    """The browser says this request loads a whole window (not a frame, not a script)."""
+    return (request.headers.get("Sec-Fetch-Dest") == "document"
+            and request.headers.get("Sec-Fetch-Mode") == "navigate")
+
+
+def _navigation_from_platform(auth_origin: str) -> bool:
+    """A launch that may be bound without its state cookie (a plain-HTTP trial in a new
+    window: the `Lax` state cookie never comes back with Moodle's cross-site form POST).
+
+    The login is bound another way: the browser itself says that this is a top-level
+    navigation (`Sec-Fetch-Dest: document`, `Sec-Fetch-Mode: navigate`) and that the form
+    was posted by a page of the platform's own login origin (`Origin`, which no page can
+    set). A login-CSRF page (someone posting their own id_token from their site, to sign a
+    victim in as them) has its own origin and stays refused; the state is still checked
+    against its row (unknown, expired or used: refused) and the nonce against the token.
+    A frame never qualifies: an embedded launch needs the cookie or the platform storage."""
+    origin = (request.headers.get("Origin") or "").lower()
+    return bool(origin) and origin != "null" and _top_level() and hmac.compare_digest(
+        origin, auth_origin.lower())
+
+
 @bp.post("/launch")
 def launch_view() -> ResponseReturnValue:
     """The platform's form_post of an id_token (and the second step of postMessage storage).
@@ -136,7 +158,7 @@ def launch_view() -> ResponseReturnValue:
     response: BaseResponse
     if deep_link:
         response = _deep_linking_page(pending.message)
-    elif bound == "cookie":
+    elif bound in ("cookie", "navigation"):
         response = _no_store(redirect(HOME, code=303))
     else:
         response = _new_window_page(actor, check_session=bound == "storage")
@@ -164,6 +186,10 @@ def _launch(
         raise LaunchError(f"malformed launch: {type(exc).__name__}") from None
 
     bound = "cookie" if _cookie_matches(pending.state) else None
+    if bound is None and _navigation_from_platform(pending.auth_origin):
+        bound = "navigation"
+        log.info("launch bound by a top-level navigation from %s (no state cookie)",
+                 pending.auth_origin)
     if bound is None and pending.storage_target:
         if "lti_storage_state" in form or "lti_storage_nonce" in form:
             same_state = hmac.compare_digest(form.get("lti_storage_state", ""), pending.state)
@@ -220,6 +246,7 @@ def _new_window_page(actor: Actor, *, check_session: bool) -> Response:
             "home": HOME,
         },
         check_session=check_session,
+        top_level=_top_level(),
     )
 
 
