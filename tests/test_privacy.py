@@ -168,3 +168,22 @@ def test_erasing_a_person_removes_the_pdf_dossiers_cached_here(sessions, store, 
         session.commit()
     assert not (tmp_path / "var" / CACHE_FOLDER / str(alice_pid)).exists()
     assert (tmp_path / "var" / CACHE_FOLDER / str(bob_pid) / "1-abc.pdf").exists()
+
+
+def test_the_export_holds_drafts_and_what_was_said_about_their_activities(sessions, store) -> None:
+    with sessions() as session:
+        cast, task, _ = _story(session, store)
+        alice = cast.people["alice"]
+        course = cast.courses["X"]
+        session.add(m.Draft(person_id=alice.id, platform_id=alice.platform_id,
+                            course_id=course.id, form_key="task-new",
+                            data={"title": "Je plie le linge"}))
+        session.add(m.ActivityComment(task_id=task.id, parcours_id=task.parcours_id,
+                                      author_id=cast.people["carla"].id, author_name="Carla",
+                                      comment="Ajoutez une photo du rayon"))
+        session.flush()
+        archive = export_person(session, store, alice.id)
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        rows = json.loads(zf.read("donnees.json"))["rows"]
+    assert rows["drafts"][0]["data"] == {"title": "Je plie le linge"}
+    assert rows["activity_comments"][0]["comment"] == "Ajoutez une photo du rayon"

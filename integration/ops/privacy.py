@@ -122,6 +122,23 @@ def collect(session: Session, person: m.Person) -> PersonData:
             )
         ),
         "dossiers": dossiers,
+        # What the accompagnateurs said about their activities, and what they wrote
+        # about others' (kept with the other's parcours, like reviews).
+        "activity_comments": list(
+            session.scalars(
+                select(m.ActivityComment).where(or_(
+                    m.ActivityComment.parcours_id.in_(parcours_ids),
+                    m.ActivityComment.author_id == person.id,
+                ))
+            )
+        ),
+        "tag_proposals": list(
+            session.scalars(select(m.TagProposal).where(m.TagProposal.task_id.in_(
+                [t.id for t in tasks])))
+        ),
+        "drafts": list(
+            session.scalars(select(m.Draft).where(m.Draft.person_id == person.id))
+        ),
     }
     for ev in evidence:
         data.files.extend(_evidence_files(ev))
