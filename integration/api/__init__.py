@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..csrf import csrf_token
-from . import evidence_views, openapi, parcours_views, task_views  # noqa: F401  (routes)
+from . import (  # noqa: F401  (routes)
+    evidence_views,
+    feedback_views,
+    openapi,
+    parcours_views,
+    task_views,
+)
 from .common import bp
 
 

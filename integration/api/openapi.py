@@ -206,6 +206,22 @@ SCHEMAS: dict[str, Any] = {
              })},
          })}},
     ),
+    "Comment": _obj(
+        {"id": INT, "task_id": INT, "parcours_id": INT, "comment": STR,
+         "author": _obj({"id": _nullable("integer"), "name": STR}), "created_at": DATETIME},
+        ["id", "task_id", "comment", "author", "created_at"],
+        description="An accompagnateur's words on one activity (its candidat reads them).",
+    ),
+    "TagProposal": _obj(
+        {"id": INT, "task_id": INT, "referentiel_id": STR, "referentiel_version": STR,
+         "competence_code": STR, "address": STR,
+         "proposed_by": _obj({"id": _nullable("integer"), "name": STR}),
+         "status": {"enum": ["pending", "accepted", "declined"]},
+         "created_at": DATETIME, "decided_at": NDATETIME},
+        ["id", "task_id", "address", "status"],
+        description="A compétence an accompagnateur proposes for an activity; the candidat "
+        "accepts it (the link is made, as theirs) or declines it.",
+    ),
     "Recognition": _obj(
         {"referentiel_id": STR, "referentiel_version": STR,
          "code": {"type": "string", "description": "a bloc or a compétence code"},
@@ -218,7 +234,8 @@ _ERRORS = {
     "400": "Unreadable request",
     "401": "No launch: open Repères from the course",
     "403": ("Role not allowed (only the candidat changes their own tasks, evidence, links "
-            "and projet; an accompagnateur reviews), or a write without the CSRF token / "
+            "and projet, and answers proposed compétences; an accompagnateur reviews, comments and "
+            "proposes), or a write without the CSRF token / "
             "from another origin"),
     "404": "Does not exist, or not visible to this person (never told apart)",
     "409": "The state does not allow it, or someone saved a newer version",
@@ -285,6 +302,7 @@ def _paths() -> dict[str, Any]:
     tid = [_path_param("task_id")]
     eid = [_path_param("evidence_id")]
     gid = [_path_param("tag_id")]
+    qid = [_path_param("proposal_id")]
 
     def change(summary: str, op_id: str, props: dict[str, Any], required: list[str]) -> Any:
         return {"put": _op(
@@ -443,6 +461,51 @@ def _paths() -> dict[str, Any]:
                      "caption": {"type": "string", "maxLength": 500}}, ["file"])}}},
             ),
         },
+        "/tasks/{task_id}/comments": {
+            "get": _op("Comments on the activity, oldest first (its candidat and "
+                       "accompagnateurs)", "listComments",
+                       {**_ok(_list_of("comments", "Comment")), **_problems(*READ)},
+                       tag="feedback", parameters=tid),
+            "post": _op("Comment the activity (accompagnateur)", "addComment",
+                        {**_ok(_ref("Comment"), "201", "Created"), **_problems(*WRITE)},
+                        tag="feedback", parameters=tid,
+                        body=_body(_obj({"comment": {"type": "string", "minLength": 1,
+                                                     "maxLength": 5000}}, ["comment"])),
+                        write=True),
+        },
+        "/tasks/{task_id}/proposals": {
+            "get": _op("Compétences proposed for the activity, oldest first",
+                       "listProposals",
+                       {**_ok(_list_of("proposals", "TagProposal")), **_problems(*READ)},
+                       tag="feedback", parameters=tid),
+            "post": _op("Propose a compétence; the candidat will decide (accompagnateur)",
+                        "proposeTag",
+                        {**_ok(_ref("TagProposal"), "201", "Created"),
+                         **_problems(*WRITE, "409")},
+                        tag="feedback", parameters=tid,
+                        body=_body(_obj(
+                            {"address": {"type": "string", "description": "ID@VERSION#CODE"},
+                             "referentiel_id": STR, "referentiel_version": STR,
+                             "competence_code": STR},
+                            description="Either `address`, or `referentiel_id` and "
+                            "`competence_code`. 409 when the activity already has it or it "
+                            "is already proposed.")),
+                        write=True),
+        },
+        "/proposals/{proposal_id}/accept": {"post": _op(
+            "Accept a proposed compétence: the activity is linked to it (the candidat)",
+            "acceptProposal",
+            {**_ok(_ref("TagProposal")), **_problems("401", "403", "404", "409", "422")},
+            tag="feedback", parameters=qid, write=True)},
+        "/proposals/{proposal_id}/decline": {"post": _op(
+            "Decline a proposed compétence (the candidat)", "declineProposal",
+            {**_ok(_ref("TagProposal")), **_problems("401", "403", "404", "409")},
+            tag="feedback", parameters=qid, write=True)},
+        "/tasks/{task_id}/seen": {"post": _op(
+            "Mark the activity as looked at now (accompagnateur; « À regarder »)",
+            "markTaskSeen",
+            {"204": {"description": "Marked"}, **_problems("401", "403", "404")},
+            tag="feedback", parameters=tid, write=True)},
         "/evidence/{evidence_id}": {
             "get": _op("One evidence", "getEvidence",
                        {**_ok(_ref("Evidence")), **_problems(*READ)}, tag="evidence",
@@ -481,7 +544,8 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "Repères API",
             "version": "1.0.0",
-            "summary": "Parcours, tasks, evidence, tags, reviews and suggestions.",
+            "summary": ("Parcours, tasks, evidence, tags, reviews, suggestions, and the "
+                        "accompagnateur's comments and proposed compétences."),
             "description": (
                 "Authenticated by the session cookie a launch from the course opens. "
                 "Every write (POST, PUT, PATCH, DELETE) sends back the token of "
@@ -493,7 +557,8 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "security": [{"session": []}],
         "tags": [{"name": n} for n in ("session", "referentiels", "parcours", "tasks", "tags",
-                                         "evidence", "reviews", "suggestions")],
+                                         "evidence", "reviews", "suggestions",
+                                         "feedback")],
         "paths": _paths(),
         "components": {
             "schemas": SCHEMAS,

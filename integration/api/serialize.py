@@ -15,7 +15,17 @@ from referentiels.completeness import completeness
 from referentiels.lifecycle import lifecycle
 
 from ..actor import Actor
-from ..models import Evidence, HistoryEntry, Parcours, Person, Review, Tag, Task
+from ..models import (
+    ActivityComment,
+    Evidence,
+    HistoryEntry,
+    Parcours,
+    Person,
+    Review,
+    Tag,
+    TagProposal,
+    Task,
+)
 from ..parcours.items import Item, items_of
 from ..parcours.progress import ParcoursProgress
 from ..parcours.suggestions import Proposal
@@ -79,6 +89,39 @@ def tag_json(tag: Tag) -> dict[str, Any]:
         "created_by": tag.created_by_id,
         "created_at": iso(tag.created_at),
         "updated_at": iso(tag.updated_at),
+    }
+
+
+def comment_json(comment: ActivityComment) -> dict[str, Any]:
+    """An accompagnateur's words on one activity, signed as they read when written."""
+    return {
+        "id": comment.id,
+        "task_id": comment.task_id,
+        "parcours_id": comment.parcours_id,
+        "comment": comment.comment,
+        "author": {"id": comment.author_id, "name": comment.author_name},
+        "created_at": iso(comment.created_at),
+    }
+
+
+def tag_proposal_json(proposal: TagProposal) -> dict[str, Any]:
+    """A compétence proposed for an activity; `status` says what the candidat answered."""
+    if proposal.decided_at is None:
+        status = "pending"
+    else:
+        status = "accepted" if proposal.accepted else "declined"
+    return {
+        "id": proposal.id,
+        "task_id": proposal.task_id,
+        "referentiel_id": proposal.referentiel_id,
+        "referentiel_version": proposal.referentiel_version,
+        "competence_code": proposal.competence_code,
+        "address": f"{proposal.referentiel_id}@{proposal.referentiel_version}"
+                   f"#{proposal.competence_code}",
+        "proposed_by": {"id": proposal.proposed_by_id, "name": proposal.proposed_by_name},
+        "status": status,
+        "created_at": iso(proposal.created_at),
+        "decided_at": iso(proposal.decided_at),
     }
 
 
