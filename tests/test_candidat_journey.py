@@ -296,3 +296,19 @@ def test_an_erased_person_leaves_no_hand_off(demo_app: Flask):
     with db_of(demo_app) as db:
         assert db.scalar(select(func.count(Handoff.id))) == 0
         assert db.scalar(select(func.count(Task.id))) == 0
+
+
+def test_guessing_short_codes_is_cut_off_while_the_qr_link_still_works(demo_app: Flask):
+    from integration.pages.handoff import WRONG_CODES
+
+    computer = launched(demo_app)
+    code, link = handoff_code(computer)
+    attacker = demo_app.test_client()
+    for n in range(WRONG_CODES):
+        guess = f"{n:08d}"
+        if guess != code.replace(" ", ""):
+            assert phone_post(attacker, "/telephone", {"code": guess}).status_code == 404
+    # The real code is refused too now: the window of wrong tries is full.
+    assert phone_post(demo_app.test_client(), "/telephone", {"code": code}).status_code == 404
+    token = link.rsplit("/", 1)[1]
+    assert phone_post(demo_app.test_client(), f"/t/{token}").status_code == 303

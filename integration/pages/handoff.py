@@ -19,13 +19,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..actor import Actor
 from ..auth import IDLE_LIFETIME, RECORD_KEY, login_actor, require_actor, signed_in
 from ..csrf import _allowed_origins
-from ..models import Handoff, Role, SessionRecord
+from ..models import AuditLine, Handoff, Role, SessionRecord
 from ..runtime import current_runtime
 from .web import bp as pages_bp
 from .web import page, page_headers, run
@@ -37,6 +37,11 @@ bp = Blueprint("handoff", __name__)
 LIFETIME = timedelta(minutes=10)
 PHONE_LIFETIME = timedelta(hours=8)  # and never beyond the computer's session
 CODE_DIGITS = 8
+# Wrong short codes the whole service accepts in a window: beyond it, codes are refused
+# for everyone until the window passes (the QR link, 256 bits, still works). Guessing one
+# of 10^8 codes in 30 tries is hopeless; the cost is that an attacker can make people scan.
+WRONG_CODES = 30
+WRONG_CODES_WINDOW = timedelta(minutes=10)
 
 
 def _now() -> datetime:
@@ -82,10 +87,17 @@ def redeem(db: Session, *, token: str = "", code: str = "") -> Actor | None:
     if token:
         row = db.scalar(select(Handoff).where(Handoff.token_digest == _digest(token)))
     else:
-        digits = "".join(c for c in code if c.isdigit())
-        if len(digits) != CODE_DIGITS:
+        if _too_many_wrong_codes(db, now):
+            log.warning("handoff: short codes refused for now (%d wrong in %s)",
+                        WRONG_CODES, WRONG_CODES_WINDOW)
             return None
-        row = db.scalar(select(Handoff).where(Handoff.code_digest == _digest(digits)))
+        digits = "".join(c for c in code if c.isdigit())
+        row = None
+        if len(digits) == CODE_DIGITS:
+            row = db.scalar(select(Handoff).where(Handoff.code_digest == _digest(digits)))
+        if row is None:
+            db.add(AuditLine(action=WRONG_CODE, detail={}, at=now))
+            return None
     if row is None or row.used_at is not None or row.expires_at <= now:
         return None
     asking = db.get(SessionRecord, row.session_digest)
@@ -105,6 +117,17 @@ def redeem(db: Session, *, token: str = "", code: str = "") -> Actor | None:
     log.info("handoff used: person=%s platform=%s course=%s", row.person_id, row.platform_id,
              row.course_id)
     return actor
+
+
+WRONG_CODE = "handoff_code_refused"
+
+
+def _too_many_wrong_codes(db: Session, now: datetime) -> bool:
+    since = now - WRONG_CODES_WINDOW
+    db.execute(delete(AuditLine).where(AuditLine.action == WRONG_CODE, AuditLine.at < since))
+    wrong = db.scalar(select(func.count(AuditLine.id)).where(
+        AuditLine.action == WRONG_CODE, AuditLine.at >= since)) or 0
+    return wrong >= WRONG_CODES
 
 
 def end_phones(db: Session, session_digest: str) -> int:
