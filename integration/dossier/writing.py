@@ -174,6 +174,9 @@ def write_dossier_file(
                   if path != usual and _is_dated_copy(path, folder, name)]
     edited: list[str] = []
     for path in dict.fromkeys([usual, *own_copies, *new_names]):
+        own = path in own_copies
+        if own and store.stat(path) is None:
+            continue  # an earlier copy of ours, gone (renamed, deleted): never made again
         written = _try_path(store, path, data, checksum, remembered.get(path),
                             after_failure=after_failure)
         if written is None:
@@ -181,9 +184,33 @@ def write_dossier_file(
             continue
         if path != usual:
             log.info("dossier written beside an edited file (a dated copy)")
+            if own:
+                written = _dated_today(store, written, new_names)
             return Written(written.path, written.etag, _newest_edited(edited, remembered))
         return written
     raise StorageError(f"{store.describe()}: no free name for the dossier in {folder!r}")
+
+
+def _dated_today(store: Store, written: Written, new_names: list[str]) -> Written:
+    """An earlier dated copy of ours, just rewritten, renamed to today's date: its name
+    says when its content was made. A WebDAV MOVE that never overwrites (`Overwrite: F`):
+    a name taken is skipped; when the rename fails, the copy keeps its older name."""
+    today = new_names[0].removesuffix(").docx")  # « … (version du 13-03-2027 »
+    if written.path.startswith(today):
+        return written
+    for target in new_names:
+        if store.stat(target) is not None:
+            continue
+        try:
+            store.move(written.path, target, overwrite=False)
+        except PreconditionFailed:
+            continue  # made in the meantime by someone else: the next name
+        except StorageError as error:
+            log.warning("dated copy not renamed to today's date: %s", type(error).__name__)
+            return written
+        moved = store.stat(target)
+        return Written(target, moved.etag if moved is not None else written.etag)
+    return written
 
 
 def _is_dated_copy(path: str, folder: str, name: str) -> bool:
