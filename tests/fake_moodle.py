@@ -13,8 +13,10 @@ Moodle 4.3 in ``shared/data/moodle-4.3/ws/`` (see ``recorded_answer``)::
         client = MoodleClient(fm.url, fm.token)
 
 Switches: ``delay`` (seconds before each answer), ``start_outage("503" | "close")``,
-``inject_error(function, errorcode)``, ``remove_function(name)``; ``calls`` records
-every request that reached the server.
+``inject_error(function, errorcode)``, ``remove_function(name)``,
+``can_send_messages = False`` (the token's user lacks moodle/site:sendmessage);
+``calls`` records every request that reached the server, ``messages`` what
+``core_message_send_instant_messages`` sent.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class FakeMoodle(MoodleAnswers):
         "core_completion_get_activities_completion_status",
         "core_competency_list_course_module_competencies",
         "core_user_get_users_by_field",
+        "core_message_send_instant_messages",
     )
 
     def __init__(
@@ -115,6 +118,8 @@ class FakeMoodle(MoodleAnswers):
         self.users: dict[int, FakeUser] = {self.ws_user.id: self.ws_user}
         self.completions: dict[tuple[int, int], tuple[int, int]] = {}  # (userid, cmid)
         self.module_competencies: dict[int, list[dict[str, Any]]] = {}
+        self.messages: list[dict[str, Any]] = []
+        self.can_send_messages = True
         self.calls: list[FakeCall] = []
         self._outage: str | None = None
         self._outage_left: int | None = None

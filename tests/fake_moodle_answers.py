@@ -6,6 +6,7 @@ Shapes follow the answers recorded from a real Moodle 4.3 in
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -152,6 +153,11 @@ class MoodleAnswers:
     unviewable_modnames: set[str]
     functions: set[str]
     ws_user: FakeUser
+    now: int
+    # core_message_send_instant_messages: what was sent, and whether the token's user holds
+    # moodle/site:sendmessage (without it Moodle answers `nopermissions`).
+    messages: list[dict[str, Any]]
+    can_send_messages: bool
 
     # ------------------------------------------------------------ parameters
 
@@ -428,3 +434,37 @@ class MoodleAnswers:
             user for user in self.users.values() if str(getattr(user, field_name)).lower() in values
         ]
         return [self._user_details(user) for user in sorted(found, key=lambda u: u.id)]
+
+    def _ws_core_message_send_instant_messages(self, fields: dict[str, Any]) -> Any:
+        """message/externallib.php (4.3): one result per message, `msgid` -1 with an
+        `errormessage` when that message was not sent; the whole call fails
+        `nopermissions` without moodle/site:sendmessage."""
+        if not self.can_send_messages:
+            raise _MoodleException(
+                "required_capability_exception",
+                "nopermissions",
+                "Sorry, but you do not currently have permissions to do that "
+                "(Send messages to any user).",
+            )
+        results = []
+        for message in fields.get("messages", []):
+            touserid = self._int(message, "touserid")
+            result: dict[str, Any] = {}
+            if "clientmsgid" in message:
+                result["clientmsgid"] = message["clientmsgid"]
+            if touserid not in self.users:
+                result.update(msgid=-1, errormessage=(
+                    f"You can not send a message to a user id ({touserid}) that doesn't exist"))
+                results.append(result)
+                continue
+            msgid = len(self.messages) + 1
+            text = str(message.get("text", ""))
+            self.messages.append({"id": msgid, "useridfrom": self.ws_user.id,
+                                  "useridto": touserid, "text": text,
+                                  "textformat": int(message.get("textformat", 1))})
+            # FORMAT_PLAIN (2) comes back escaped, its line breaks as <br />.
+            shown = html.escape(text).replace("\n", "<br />\n")
+            result.update(msgid=msgid, timecreated=self.now, candeletemessagesforallusers=False,
+                          conversationid=touserid, useridfrom=self.ws_user.id, text=shown)
+            results.append(result)
+        return results

@@ -72,10 +72,11 @@ def test_coordinateur_learns_which_functions_the_service_lacks(moodle, client):
 
     site = client.get_site_info()
 
-    # The recorded service was set up before module competencies were needed.
+    # The recorded service was set up before module competencies and messages were needed.
     assert site.missing_functions(SYNC_FUNCTIONS) == []
     assert site.missing_functions([*SYNC_FUNCTIONS, *OPTIONAL_FUNCTIONS]) == [
-        "core_competency_list_course_module_competencies"
+        "core_competency_list_course_module_competencies",
+        "core_message_send_instant_messages",
     ]
 
 

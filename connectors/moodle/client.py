@@ -70,8 +70,12 @@ SYNC_FUNCTIONS: Final[tuple[WsFunction, ...]] = (
     WsFunction.GET_ACTIVITIES_COMPLETION_STATUS,
     WsFunction.GET_USERS_BY_FIELD,
 )
-#: Used when present; Repères degrades gracefully without them.
-OPTIONAL_FUNCTIONS: Final[tuple[WsFunction, ...]] = (WsFunction.LIST_COURSE_MODULE_COMPETENCIES,)
+#: Used when present; Repères degrades gracefully without them (module competencies for
+#: the mapping; instant messages to tell the candidat of an avis or of the jury step).
+OPTIONAL_FUNCTIONS: Final[tuple[WsFunction, ...]] = (
+    WsFunction.LIST_COURSE_MODULE_COMPETENCIES,
+    WsFunction.SEND_INSTANT_MESSAGES,
+)
 
 
 # --------------------------------------------------------------------------- parameters
