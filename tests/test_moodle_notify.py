@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from integration import create_app
 from integration.actor import Actor
-from integration.models import Course, Person, Platform, Review, Role
+from integration.models import Course, Modalite, Person, Platform, Review, Role
 from integration.moodle import notify
 from integration.settings import Settings
 from tests.support.parcours import login, make_parcours
@@ -53,7 +53,8 @@ def parcours_fixture(world: World) -> int:
         course = session.get(Course, world.course_id)
         assert amina is not None and course is not None
         amina.given_name = "Amina"
-        return make_parcours(session, amina, course, referentiels=[REF]).id
+        return make_parcours(session, amina, course, referentiels=[REF],
+                             modalite=Modalite.CONCRET).id
 
 
 def _claire(world: World) -> Actor:
@@ -161,3 +162,23 @@ def test_the_check_lists_the_message_function_as_optional(world: World, tmp_path
     assert check.exit_code == 0, check.output
     assert ("missing optional functions (Repères works without them): " + SEND) in check.output
     assert "connection works" in check.output
+
+
+def test_the_api_tells_the_candidat_too(app: Flask, world: World, parcours_id: int) -> None:
+    """An avis and the jury step through /api/v1 send the same messages as the pages."""
+    client: FlaskClient = app.test_client()
+    headers = {"X-CSRF-Token": login(client, _claire(world))}
+    avis = client.post(f"/api/v1/parcours/{parcours_id}/reviews", headers=headers,
+                       json={"referentiel_id": REF[0], "competence_code": "C1",
+                             "verdict": "oui"})
+    assert avis.status_code == 201, avis.get_data(as_text=True)
+    ready = client.put(f"/api/v1/parcours/{parcours_id}/status", headers=headers,
+                       json={"status": "pret_pour_le_jury"})
+    assert ready.status_code == 200, ready.get_data(as_text=True)
+    texts = [m["text"] for m in world.fake.messages]
+    assert len(texts) == 2 and all(m["useridto"] == 5 for m in world.fake.messages)
+    assert "a donné son avis" in texts[0] and "prêt pour le jury" in texts[1]
+    # Another change of the parcours sends nothing more.
+    date = client.put(f"/api/v1/parcours/{parcours_id}/jury-date", headers=headers,
+                      json={"jury_date": "2030-01-01"})
+    assert date.status_code == 200 and len(world.fake.messages) == 2

@@ -13,7 +13,8 @@ from referentiels.completeness import is_complete
 from .. import parcours as services
 from ..auth import signed_in
 from ..csrf import csrf_token
-from ..models import Course, Person
+from ..models import Course, ParcoursStatus, Person
+from ..moodle import notify
 from ..parcours.errors import Invalid, NotFound
 from ..parcours.text import clean_text
 from .common import (
@@ -221,6 +222,10 @@ def parcours_accompagnateurs(parcours_id: int) -> ResponseReturnValue:
 
 @bp.put("/parcours/<int:parcours_id>/status")
 def parcours_status(parcours_id: int) -> ResponseReturnValue:
+    """The next step; reaching « prêt pour le jury » tells the candidat in Moodle (when the
+    platform's token allows it), after the change is saved."""
+    became_ready: list[bool] = []  # the last try of the write counts
+
     def change(db: Session, who: Any, data: dict[str, Any], version: int | None) -> None:
         status = str_field(data, "status")
         assert status is not None
@@ -244,10 +249,17 @@ def parcours_status(parcours_id: int) -> ResponseReturnValue:
                 recognised=recognised,
                 note=entry.get("note") or "",
             ))
-        services.change_status(db, who, parcours_id, status, recognitions=recognitions,
-                               catalog=catalog(db, who), expected_version=version, **kwargs)
+        before = services.get_parcours(db, who, parcours_id).status
+        changed = services.change_status(db, who, parcours_id, status,
+                                         recognitions=recognitions, catalog=catalog(db, who),
+                                         expected_version=version, **kwargs)
+        became_ready.append(before is not ParcoursStatus.PRET_POUR_LE_JURY
+                            and changed.status is ParcoursStatus.PRET_POUR_LE_JURY)
 
-    return _parcours_change(parcours_id, change)
+    response = _parcours_change(parcours_id, change)
+    if became_ready and became_ready[-1]:
+        notify.ready_for_jury(signed_in(), parcours_id)
+    return response
 
 
 # --- reviews, coverage, history, suggestions for a text --------------------------------------
@@ -280,7 +292,9 @@ def reviews_add(parcours_id: int) -> ResponseReturnValue:
         )
         return review_json(review)
 
-    return jsonify(write(run)), 201
+    body = write(run)
+    notify.avis_given(who, parcours_id)  # after the commit; a refusal is only logged
+    return jsonify(body), 201
 
 
 @bp.get("/parcours/<int:parcours_id>/coverage")
