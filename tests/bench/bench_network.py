@@ -29,6 +29,7 @@ import importlib
 import os
 import re
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -83,6 +84,7 @@ COURSE_TASKS = 40
 REF = ("CAP-EPC", "2019-10-29")  # the measured course's référentiel
 TARGET_RATIO = 1.3
 TARGET_ERASE_MS = 50.0
+STATEMENT_TIMEOUT_S = 20
 WORDS = ["Je range les vêtements en rayon", "J’accueille les clients à la caisse",
          "Je reçois les livraisons", "Je mets les étiquettes", "Je compte le stock",
          "Je nettoie la réserve", "Je prépare une commande", "Je conseille une cliente"]
@@ -570,6 +572,8 @@ def main() -> int:
         print("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): skipped")
         return 0
     started = time.perf_counter()
+    # Stopped from outside (timeout, Ctrl-C): the cluster is still stopped by `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cluster = postgres.Cluster()
     admin = cluster.start()
     sides: list[Side] = []
@@ -577,9 +581,15 @@ def main() -> int:
     try:
         urls = {name: postgres.create_database(admin, f"bench_{name}", fresh=False)
                 for name in ("alone", "network")}
-        for url in urls.values():
+        for name, url in urls.items():
             engine = make_engine(url)
             upgrade(engine)
+            engine.dispose()
+            # A statement that runs away fails its page instead of holding the bench.
+            engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(sa.text(f'ALTER DATABASE "bench_{name}" SET statement_timeout '
+                                     f"= '{STATEMENT_TIMEOUT_S}s'"))
             engine.dispose()
         counts = _timed(f"network seeded ({n} parcours, set-based SQL)",
                         lambda: seed_network(urls["network"], n))
