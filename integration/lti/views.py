@@ -28,7 +28,7 @@ from ..actor import Actor
 from ..auth import cookie_policy, current_actor, login_actor
 from ..models import Role
 from . import claims as c
-from . import deep_linking, launch, registration
+from . import deep_linking, launch, registration, tickets
 from .context import LtiContext, lti_context
 from .errors import LaunchError
 from .roles import map_roles
@@ -234,7 +234,7 @@ def _refresh_completions(actor: Actor) -> None:
 def _new_window_page(actor: Actor, *, check_session: bool) -> Response:
     """The page that opens Repères in a new window: the ticket and its binding stay in this
     page's script and go to the new window by postMessage (integration/static/lti.js)."""
-    ticket, binding = launch.issue_continue_ticket(lti_context(), actor.to_session())
+    ticket, binding = tickets.issue_continue_ticket(lti_context(), actor.to_session())
     return _page(
         "lti/open.html",
         config={
@@ -289,7 +289,7 @@ def continue_page() -> ResponseReturnValue:
 def continue_view() -> ResponseReturnValue:
     """A new window redeems the ticket of a launch that could not keep a session in the frame."""
     _check_same_origin()
-    actor = launch.redeem_continue_ticket(
+    actor = tickets.redeem_continue_ticket(
         lti_context(), request.form.get("ticket", ""), request.form.get("binding", "")
     )
     login_actor(Actor.from_session(actor))
@@ -361,7 +361,7 @@ def _platform_origins(platform_id: int, db: Connection | None = None) -> set[str
 def _deep_linking_page(message: c.LaunchMessage) -> Response:
     settings = message.deep_linking or {}
     data = settings.get("data")
-    ticket = launch.issue_ticket(
+    ticket = tickets.issue_ticket(
         lti_context(),
         "deep_link",
         {
@@ -394,7 +394,7 @@ def deep_link_answer() -> ResponseReturnValue:
             title="Choisissez au moins une ligne.",
             advice="Revenez en arrière et cochez un choix.",
         )
-    payload = launch.redeem_ticket(lti, "deep_link", request.form.get("ticket", ""))
+    payload = tickets.redeem_ticket(lti, "deep_link", request.form.get("ticket", ""))
     items = deep_linking.content_items(chosen, lti.urls.launch)
     if not items:
         raise LaunchError("deep linking answer names no known choice", status=422)

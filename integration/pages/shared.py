@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from .. import parcours as services
 from ..auth import require_actor, signed_in
-from ..lti import launch
+from ..lti import tickets
 from ..lti.context import lti_context
 from ..models import Evidence, Task
 from .web import bp, page, run
@@ -40,7 +40,7 @@ def evidence(evidence_id: int) -> ResponseReturnValue:
 def new_window() -> ResponseReturnValue:
     """A one-time ticket that opens the same space in a new window (first-party cookie)."""
     who = signed_in()
-    ticket, binding = launch.issue_continue_ticket(lti_context(), who.to_session())
+    ticket, binding = tickets.issue_continue_ticket(lti_context(), who.to_session())
     config = {"page": "open", "ticket": ticket, "binding": binding, "check_session": False}
     return page("pages/new_window.html", config=config)
 
