@@ -145,3 +145,22 @@ def load_catalog_refs(api_app: Any) -> list[Any]:
     ref = catalog.find(REF, VERSION)
     assert ref is not None
     return [ref]
+
+
+def test_a_course_read_as_counts_decides_the_same_as_a_read_of_every_activity(
+    api_app: Any, database_url: str, cast: Cast
+) -> None:
+    pid = _every_kind_of_evidence(database_url, cast)
+    refs = load_catalog_refs(api_app)
+    with api_app.extensions["reperes"].sessions() as db:
+        ids = [p.id for p in cast.parcours.values()]
+        detailed = decide(load_facts(db, ids), pid, refs)
+        counted = decide(load_facts(db, ids, detail=False), pid, refs)
+    assert counted.totals == detailed.totals
+    assert counted.activity_count == detailed.activity_count == 6
+    assert counted.tags_elsewhere == detailed.tags_elsewhere
+    assert counted.last_activity_at == detailed.last_activity_at
+    for (_, _, a), (_, _, b) in zip(detailed.competences(), counted.competences(), strict=True):
+        assert (a.code, a.shown, a.proven, a.evidence_count, a.file_count, a.verdict) == (
+            b.code, b.shown, b.proven, b.evidence_count, b.file_count, b.verdict)
+

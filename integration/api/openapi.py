@@ -193,6 +193,7 @@ SCHEMAS: dict[str, Any] = {
                  "items": {"type": "array", "items": _obj({
                      "code": STR, "intitule": STR, "kind": STR,
                      "task_ids": {"type": "array", "items": INT},
+                     "activity_count": INT,
                      "own_task_ids": {"type": "array", "items": INT},
                      "module_task_ids": {"type": "array", "items": INT},
                      "file_count": INT,

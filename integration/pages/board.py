@@ -212,7 +212,7 @@ def course_board(db: Session, who: Actor, catalog: Catalog, roster: Roster) -> B
         raise NotFound("Ce cours n’existe pas ici. Relancez Repères depuis Moodle.")
     parcours = _course_parcours(db, who)
     ids = [p.id for p in parcours]
-    facts = load_facts(db, ids)
+    facts = load_facts(db, ids, detail=False)  # counts: a course is thousands of activities
     history: dict[int, datetime] = dict(db.execute(
         select(HistoryEntry.parcours_id, func.max(HistoryEntry.at))
         .where(HistoryEntry.parcours_id.in_(ids)).group_by(HistoryEntry.parcours_id)

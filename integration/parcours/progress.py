@@ -24,8 +24,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, case, func, select
 from sqlalchemy.orm import Session
 
 from referentiels import Catalog, Referentiel
@@ -54,9 +55,9 @@ FILE_KINDS = frozenset({EvidenceKind.PHOTO, EvidenceKind.PDF, EvidenceKind.AUDIO
 # --- facts ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ActivityFacts:
-    """One live activity of a parcours, with what it carries."""
+class ActivityFacts(NamedTuple):
+    """One live activity of a parcours, with what it carries (a tuple: a course has
+    thousands, made on every page)."""
 
     id: int
     parcours_id: int
@@ -72,6 +73,16 @@ class ActivityFacts:
     @property
     def in_own_words(self) -> bool:
         return self.source is not TaskSource.MOODLE
+
+
+class Linked(NamedTuple):
+    """A course-wide summary of what points to one compétence of one parcours: the
+    activities in own words, the completed Moodle modules, their files, every tag."""
+
+    own: int
+    modules: int
+    files: int
+    tags: int
 
 
 @dataclass(frozen=True)
@@ -98,11 +109,17 @@ class Facts:
     recognitions: dict[tuple[int, str, str, str], bool] = field(default_factory=dict)
     # parcours -> when one of its live activities last changed
     last_change: dict[int, datetime] = field(default_factory=dict)
+    # Course-wide reads (`detail=False`): counts instead of activities.
+    summaries: dict[int, dict[Address, Linked]] = field(default_factory=dict)
+    activity_count: dict[int, int] = field(default_factory=dict)
 
 
-def load_facts(session: Session, parcours_ids: Iterable[int]) -> Facts:
+def load_facts(session: Session, parcours_ids: Iterable[int], *, detail: bool = True) -> Facts:
     """Read the facts of these parcours in five queries, whatever their size.
 
+    With `detail`, every activity is read (the grid names them); without, the database
+    counts them per compétence (a course board needs only the counts: a course holds
+    thousands of activities). `decide` gives the same progress from either.
     Rights are the caller's business: pass only parcours the actor may see.
     """
     ids = sorted(set(parcours_ids))
@@ -124,26 +141,32 @@ def load_facts(session: Session, parcours_ids: Iterable[int]) -> Facts:
         .correlate(Task)
         .scalar_subquery()
     )
-    for task_id, parcours_id, source, completed, file_count in db.execute(
+    if not detail:
+        _load_summaries(db, ids, files, facts)
+    activities, activities_of = facts.activities, facts.activities_of
+    for task_id, parcours_id, source, completed, file_count in () if not detail else db.execute(
         select(Task.id, Task.parcours_id, Task.source, Task.moodle_completed, files)
         .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
         .order_by(Task.id)
     ).all():
-        facts.activities[task_id] = ActivityFacts(
-            task_id, parcours_id, source, bool(completed), int(file_count or 0))
-        facts.activities_of[parcours_id].append(task_id)
-    facts.last_change = {pid: at for pid, at in db.execute(
-        select(Task.parcours_id, func.max(Task.updated_at))
+        activities[task_id] = ActivityFacts(
+            task_id, parcours_id, source, completed is True, file_count or 0)
+        activities_of[parcours_id].append(task_id)
+    for pid, count, at in db.execute(
+        select(Task.parcours_id, func.count(Task.id), func.max(Task.updated_at))
         .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
         .group_by(Task.parcours_id)
-    ) if at is not None}
-    for task_id, ref_id, version, code in db.execute(
+    ):
+        facts.activity_count[pid] = count
+        if at is not None:
+            facts.last_change[pid] = at
+    for task_id, ref_id, version, code in () if not detail else db.execute(
         select(Tag.task_id, Tag.referentiel_id, Tag.referentiel_version, Tag.competence_code)
         .where(Tag.task_id.in_(live)).order_by(Tag.task_id)
     ).all():
-        activity = facts.activities.get(task_id)
+        activity = activities.get(task_id)
         if activity is not None:
-            facts.tags[activity.parcours_id][(ref_id, version, code)].append(task_id)
+            facts.tags[activity[1]][(ref_id, version, code)].append(task_id)
     for review in db.execute(
         select(Review.parcours_id, Review.referentiel_id, Review.referentiel_version,
                Review.competence_code, Review.verdict, Review.comment, Review.reviewer_name,
@@ -162,6 +185,23 @@ def load_facts(session: Session, parcours_ids: Iterable[int]) -> Facts:
     return facts
 
 
+def _load_summaries(db: Connection, ids: list[int], files: Any, facts: Facts) -> None:
+    counts = Task.source != TaskSource.MOODLE.value
+    module = (Task.source == TaskSource.MOODLE.value) & Task.moodle_completed.is_(True)
+    for pid, ref_id, version, code, own, modules, file_count, tags in db.execute(
+        select(Task.parcours_id, Tag.referentiel_id, Tag.referentiel_version,
+               Tag.competence_code,
+               func.sum(case((counts, 1), else_=0)), func.sum(case((module, 1), else_=0)),
+               func.sum(case((counts | module, files), else_=0)), func.count(Tag.id))
+        .join(Task, Task.id == Tag.task_id)
+        .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
+        .group_by(Task.parcours_id, Tag.referentiel_id, Tag.referentiel_version,
+                  Tag.competence_code)
+    ):
+        facts.summaries.setdefault(pid, {})[(ref_id, version, code)] = Linked(
+            int(own or 0), int(modules or 0), int(file_count or 0), int(tags or 0))
+
+
 # --- decisions --------------------------------------------------------------------------------
 
 
@@ -174,7 +214,8 @@ class CompetenceProgress:
     falc: str | None
     picto: str | None
     kind: str
-    task_ids: list[int] = field(default_factory=list)  # every activity tagged with it
+    task_ids: list[int] = field(default_factory=list)  # every activity showing it (with detail)
+    activity_count: int = 0  # how many activities show it (also without detail)
     own_task_ids: list[int] = field(default_factory=list)  # in the candidat's own words
     module_task_ids: list[int] = field(default_factory=list)  # Moodle modules completed
     file_count: int = 0  # photos, PDFs, voice notes on those activities
@@ -185,7 +226,7 @@ class CompetenceProgress:
     @property
     def shown(self) -> bool:
         """An activity points to it."""
-        return bool(self.task_ids)
+        return self.activity_count > 0
 
     @property
     def proven(self) -> bool:
@@ -277,8 +318,10 @@ def decide(facts: Facts, parcours_id: int,
            referentiels: Sequence[Referentiel]) -> ParcoursProgress:
     """The progress of one parcours against its chosen référentiels (pure)."""
     tags = facts.tags.get(parcours_id, {})
+    summary = facts.summaries.get(parcours_id)
     activity_ids = facts.activities_of.get(parcours_id, [])
-    result = ParcoursProgress(parcours_id, activity_count=len(activity_ids))
+    result = ParcoursProgress(parcours_id, activity_count=facts.activity_count.get(
+        parcours_id, len(activity_ids)))
     result.last_activity_at = facts.last_change.get(parcours_id)
     used: set[Address] = set()
     for ref in referentiels:
@@ -295,24 +338,36 @@ def decide(facts: Facts, parcours_id: int,
         for item in items_of(ref):
             address = (ref.id, ref.version, item.code)
             used.add(address)
-            # A Moodle module not (or no longer) complete shows nothing yet.
-            linked = [a for a in (facts.activities[t] for t in sorted(set(tags.get(address, []))))
-                      if a.in_own_words or a.is_module]
             progress = CompetenceProgress(
                 item.code, item.intitule, item.falc, item.picto, item.kind,
-                task_ids=[a.id for a in linked],
-                own_task_ids=[a.id for a in linked if a.in_own_words],
-                module_task_ids=[a.id for a in linked if a.is_module],
-                file_count=sum(a.files for a in linked),
                 review=facts.avis.get((parcours_id, *address)),
                 recognised=facts.recognitions.get((parcours_id, *address)),
             )
-            progress.evidence_count = progress.file_count + len(progress.module_task_ids)
+            if summary is not None:
+                counted = summary.get(address, Linked(0, 0, 0, 0))
+                progress.activity_count = counted.own + counted.modules
+                progress.file_count = counted.files
+                modules = counted.modules
+            else:
+                # A Moodle module not (or no longer) complete shows nothing yet.
+                tagged = sorted(set(tags.get(address, [])))
+                linked = [a for a in (facts.activities[t] for t in tagged)
+                          if a.in_own_words or a.is_module]
+                progress.task_ids = [a.id for a in linked]
+                progress.own_task_ids = [a.id for a in linked if a.in_own_words]
+                progress.module_task_ids = [a.id for a in linked if a.is_module]
+                progress.activity_count = len(linked)
+                progress.file_count = sum(a.files for a in linked)
+                modules = len(progress.module_task_ids)
+            progress.evidence_count = progress.file_count + modules
             bloc_progress = blocs[item.bloc_code]
             bloc_progress.items.append(progress)
             bloc_progress.totals.count(progress)
             ref_progress.totals.count(progress)
         result.referentiels.append(ref_progress)
+    if summary is not None:
+        result.tags_elsewhere = sum(c.tags for a, c in summary.items() if a not in used)
+        return result
     tagged_here = {t for address, ids in tags.items() if address in used for t in ids}
     result.untagged_task_ids = [t for t in activity_ids if t not in tagged_here]
     result.tags_elsewhere = sum(len(ids) for address, ids in tags.items() if address not in used)
