@@ -297,3 +297,13 @@ def test_the_course_pages_ask_the_same_number_of_statements_for_3_or_12_candidat
         app.extensions["reperes"].engine.dispose()
     for path in ("/cours", "/cours/a-regarder"):
         assert counts[(3, path)] == counts[(12, path)], counts
+
+
+def test_the_list_being_gone_through_travels_with_the_page_and_garbage_is_dropped() -> None:
+    from integration.pages.activities import QUEUE_LENGTH, queue_of
+
+    assert queue_of("12,15,9") == [12, 15, 9]
+    assert queue_of("12,x,-3,,15;drop table") == [12]
+    assert queue_of(",".join(str(n) for n in range(100))) == list(range(QUEUE_LENGTH))
+    assert queue_of("9" * 40) == []
+    assert queue_of(None) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import flash, redirect, url_for
+from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -124,7 +124,9 @@ def activity_screen(db: Session, who: Actor, task_id: int, catalog: Catalog) -> 
 
 def _show(who: Actor, task_id: int, filled: Form) -> ResponseReturnValue:
     screen = run(lambda db: activity_screen(db, who, task_id, catalog_for(db, who)))
-    return page("pages/activite_avis.html", status=filled.status, screen=screen, form=filled)
+    suite = ",".join(map(str, queue_of(request.values.get("suite"))))
+    return page("pages/activite_avis.html", status=filled.status, screen=screen, form=filled,
+                suite=suite)
 
 
 @bp.get("/cours/activites/<int:task_id>")
@@ -137,7 +139,26 @@ def field_name(address: tuple[str, str, str]) -> str:
     return "avis-{}-{}-{}".format(*address)
 
 
-def _next_after(db: Session, who: Actor, task_id: int) -> int | None:
+# « Enregistrer et suivante » goes through the list the accompagnateur opened: its next
+# activities travel with the page (`suite`), so the next one is found among a few rows;
+# the whole course is searched only when they have all been looked at.
+QUEUE_LENGTH = 20
+
+
+def queue_of(text: str | None) -> list[int]:
+    """The ids of `suite` (« 12,15,9 »), at most QUEUE_LENGTH; anything else is dropped."""
+    found = []
+    for part in (text or "").split(",")[:QUEUE_LENGTH]:
+        if part.isdigit() and len(part) < 12:
+            found.append(int(part))
+    return found
+
+
+def _next_after(db: Session, who: Actor, task_id: int, queue: list[int]) -> int | None:
+    if queue:
+        found = to_look_at(db, who, rows=1, exclude=task_id, counts=False, only=queue)
+        if found.items:
+            return found.items[0].task_id
     found = to_look_at(db, who, rows=1, exclude=task_id, counts=False)
     return found.items[0].task_id if found.items else None
 
@@ -159,7 +180,8 @@ def activite_save(task_id: int) -> ResponseReturnValue:
         done = feedback.review_activity(
             db, who, task.id, verdicts={a: values.get(field_name(a), "") for a in addresses},
             comment=values.get("comment", ""), catalog=catalog)
-        following = _next_after(db, who, task.id) if "suivante" in values else None
+        following = (_next_after(db, who, task.id, queue_of(values.get("suite")))
+                     if "suivante" in values else None)
         return parcours.id, following, len(done.reviews)
 
     try:
@@ -179,7 +201,9 @@ def activite_save(task_id: int) -> ResponseReturnValue:
         if following is None:
             flash("Il n’y a plus rien à regarder. Bravo !", "ok")
             return redirect(url_for("pages.a_regarder"), code=303)
-        return redirect(url_for("pages.activite", task_id=following), code=303)
+        rest = [t for t in queue_of(values.get("suite")) if t not in (following, task_id)]
+        return redirect(url_for("pages.activite", task_id=following,
+                                suite=",".join(map(str, rest)) or None), code=303)
     return redirect(url_for("pages.activite", task_id=task_id), code=303)
 
 

@@ -16,6 +16,7 @@ of the review and the gradebook's comment all count the same way.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,7 +77,7 @@ def _greatest_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
 
 
 def _waiting(session: Session, actor: Actor, course_id: int, parcours_id: int | None,
-             exclude: int | None) -> tuple[Select[Any], Any]:
+             exclude: int | None, only: Sequence[int] | None = None) -> tuple[Select[Any], Any]:
     """The activities to look at, as one WHERE, and their moment of change."""
     evidence_at = (
         select(func.max(Evidence.created_at))
@@ -117,19 +118,23 @@ def _waiting(session: Session, actor: Actor, course_id: int, parcours_id: int | 
         stmt = stmt.where(Task.parcours_id == parcours_id)
     if exclude is not None:
         stmt = stmt.where(Task.id != exclude)
+    if only is not None:
+        stmt = stmt.where(Task.id.in_(list(only)))
     return stmt, changed
 
 
 def to_look_at(session: Session, actor: Actor, *, course_id: int | None = None,
                parcours_id: int | None = None, rows: int | None = 0,
-               exclude: int | None = None, counts: bool = True) -> WorkList:
+               exclude: int | None = None, counts: bool = True,
+               only: Sequence[int] | None = None) -> WorkList:
     """The activities waiting for this accompagnateur in the course of the launch (or one
     parcours of it): the count, per parcours, and the `rows` newest (all when None).
 
     Two statements whatever the size of the course: the counts, then the rows shown
-    (`counts=False`: the rows only, for « la suivante »)."""
+    (`counts=False`: the rows only, for « la suivante »). `only`: among these activities
+    (the list the accompagnateur is going through), so « la suivante » costs a few rows."""
     course_id = actor.course_id if course_id is None else course_id
-    waiting, changed = _waiting(session, actor, course_id, parcours_id, exclude)
+    waiting, changed = _waiting(session, actor, course_id, parcours_id, exclude, only)
     result = WorkList()
     counted = waiting.with_only_columns(Task.parcours_id, func.count(Task.id)).group_by(
         Task.parcours_id)

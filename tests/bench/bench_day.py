@@ -14,6 +14,7 @@ and finds the next activity, then the GET of that next activity). Targets: pages
 from __future__ import annotations
 
 import argparse
+import html
 import re
 import statistics
 import sys
@@ -47,6 +48,7 @@ PAGE_MS = 100.0
 STEP_MS = 50.0
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _FIELD = re.compile(r'name="(avis-[^"]+)"')
+_SUITE = re.compile(r'name="suite" value="([0-9,]+)"')
 
 
 def seed(url: str, candidats: int, per_candidat: int) -> Any:
@@ -81,13 +83,16 @@ def _app(folder: Path, name: str, candidats: int, per_candidat: int) -> tuple[An
 def steps(client: Any, count: int) -> list[float]:
     """Review `count` activities in a row: open the first, then save with « suivante »."""
     listing = client.get("/cours/a-regarder").get_data(as_text=True)
-    found = re.search(r'href="(/cours/activites/\d+)"', listing)
+    found = re.search(r'href="(/cours/activites/\d+[^"]*)"', listing)
     assert found, "nothing to look at"
-    path = found.group(1)
+    path = html.unescape(found.group(1))
     page = client.get(path).get_data(as_text=True)
     times = []
     for n in range(count):
         data = {"csrf_token": _TOKEN.search(page).group(1), "suivante": "1"}  # type: ignore[union-attr]
+        suite = _SUITE.search(page)
+        if suite:
+            data["suite"] = suite.group(1)
         for i, name in enumerate(dict.fromkeys(_FIELD.findall(page))):
             data[name] = ("oui", "partiellement", "non")[(n + i) % 3]
         start = time.perf_counter()
