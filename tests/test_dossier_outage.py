@@ -124,3 +124,21 @@ def test_photo_pages_read_the_copy_kept_here_while_the_store_is_down(tmp_path) -
     assert b"".join(_local_first(shared, "evidence/1-medium.jpg")) == b"jpeg bytes"
     with pytest.raises(StorageError):
         _local_first(shared, "evidence/2-medium.jpg")
+
+
+def test_the_person_is_told_a_photo_sent_during_the_outage_is_kept(
+    story: Story, dav: WebDavServer
+) -> None:
+    from integration.pages.candidat import KEPT_HERE
+    from integration.pages.screens import Upload, attach
+
+    runtime: Runtime = story.runtime
+    with transaction(runtime.sessions) as session:
+        task_id = session.scalar(select(Evidence.task_id)
+                                 .where(Evidence.id == story.photo_evidence[0]))
+    dav.stop()
+    with transaction(runtime.sessions) as session:
+        done = attach(session, story.actor("alice"), runtime.store, task_id,
+                      [Upload(jpeg_bytes((800, 600), (20, 120, 30)), "rayon.jpg")])
+    assert (done.accepted, done.kept_here, done.refused) == (1, 1, [])
+    assert "Rien n’est perdu" in KEPT_HERE and "gardé ici" in KEPT_HERE

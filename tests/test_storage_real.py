@@ -23,7 +23,8 @@ from integration.dossier.publication import LOCAL, QUEUED, WRITTEN
 from integration.models import Dossier, DossierFolder, PendingWrite, Platform
 from integration.settings import Settings
 from tests.test_dossier_support import Story, make_runtime, tell_story
-from tests.test_publication import ROOT, _ocs_body, _recorded_share
+from tests.test_publication import ROOT
+from tests.test_publication_shares import _ocs_body, _recorded_share
 from tests.webdav_server import WebDavServer
 
 

@@ -92,7 +92,13 @@ def _task_form(filled: Form, *, task: Any = None, status: int = 200,
                 has_draft=has_draft, start=start)
 
 
+KEPT_HERE = ("Le dossier partagé ne répond pas pour le moment. Rien n’est perdu : "
+             "c’est gardé ici et ce sera copié dès qu’il répond.")
+
+
 def _refused_files(done: screens.Attached) -> None:
+    if done.kept_here:
+        flash(KEPT_HERE, "note")
     for message in done.refused:
         flash(message + " Vous pouvez la choisir à nouveau.", "warn")
 

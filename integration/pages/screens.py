@@ -193,6 +193,7 @@ class Attached:
     """What became of the files sent at once: each accepted or refused on its own."""
 
     accepted: int = 0
+    kept_here: int = 0  # accepted while the shared storage did not answer (written later)
     refused: list[str] = field(default_factory=list)
     status: int = 0  # of the first refusal (415 for a file that is not accepted, 413 …)
 
@@ -224,8 +225,8 @@ def attach(db: Session, who: Actor, store: Any, task_id: int,
     for index, upload in enumerate(uploads, start=1):
         try:
             with db.begin_nested():
-                services.attach_evidence(db, who, store, task_id, upload.data,
-                                         filename=upload.filename)
+                evidence = services.attach_evidence(db, who, store, task_id, upload.data,
+                                                    filename=upload.filename)
         except (services.NotFound, services.Forbidden):
             raise
         except services.ParcoursError as error:
@@ -234,6 +235,7 @@ def attach(db: Session, who: Actor, store: Any, task_id: int,
             done.status = done.status or error.status
         else:
             done.accepted += 1
+            done.kept_here += bool(getattr(evidence, "waiting_for_storage", False))
     return done
 
 
