@@ -99,7 +99,12 @@ def test_accompagnateur_leads_the_parcours_to_the_jury(alice: Api, carla: Api,
     listed = carla.get("/parcours").get_json()["parcours"]
     assert {p["person"]["name"] for p in listed} == {"Alice", "Bob"}
     assert alice.put(f"/parcours/{pid}/modalite", json={"modalite": "concret"}).status_code == 200
-    ready = carla.put(f"/parcours/{pid}/status", json={"status": "pret_pour_le_jury"})
+    # Blocs that show nothing yet: the API asks the same confirmation as the page.
+    unsure = carla.put(f"/parcours/{pid}/status", json={"status": "pret_pour_le_jury"})
+    assert unsure.status_code == 422 and "confirme" in unsure.get_data(as_text=True)
+    assert carla.get(f"/parcours/{pid}").get_json()["status"] == "en_preparation"
+    ready = carla.put(f"/parcours/{pid}/status",
+                      json={"status": "pret_pour_le_jury", "confirme": True})
     assert ready.status_code == 200 and ready.get_json()["status"] == "pret_pour_le_jury"
     skipped = carla.put(f"/parcours/{pid}/status", json={"status": "reconnu"})
     assert "ordre" in _problem(skipped, 409)["detail"]

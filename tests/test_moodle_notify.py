@@ -173,7 +173,7 @@ def test_the_api_tells_the_candidat_too(app: Flask, world: World, parcours_id: i
                              "verdict": "oui"})
     assert avis.status_code == 201, avis.get_data(as_text=True)
     ready = client.put(f"/api/v1/parcours/{parcours_id}/status", headers=headers,
-                       json={"status": "pret_pour_le_jury"})
+                       json={"status": "pret_pour_le_jury", "confirme": True})
     assert ready.status_code == 200, ready.get_data(as_text=True)
     texts = [m["text"] for m in world.fake.messages]
     assert len(texts) == 2 and all(m["useridto"] == 5 for m in world.fake.messages)

@@ -363,6 +363,8 @@ def _paths() -> dict[str, Any]:
             {"status": {"enum": ["en_preparation", "pret_pour_le_jury", "presente",
                                  "reconnu"]},
              "jury_date": DATE,
+             "confirme": {"type": "boolean", "description":
+                          "true to go to the jury with blocs that show nothing yet"},
              "recognitions": {"type": "array", "items": _ref("Recognition")}}, ["status"]),
         "/parcours/{parcours_id}/tasks": {
             "get": _op("Tasks of the parcours", "listTasks",

@@ -16,6 +16,7 @@ from ..csrf import csrf_token
 from ..models import Course, ParcoursStatus, Person
 from ..moodle import notify
 from ..parcours.errors import Invalid, NotFound
+from ..parcours.readiness import check_ready_with_care
 from ..parcours.text import clean_text
 from .common import (
     bp,
@@ -253,8 +254,13 @@ def parcours_status(parcours_id: int) -> ResponseReturnValue:
         changed = services.change_status(db, who, parcours_id, status,
                                          recognitions=recognitions, catalog=catalog(db, who),
                                          expected_version=version, **kwargs)
-        became_ready.append(before is not ParcoursStatus.PRET_POUR_LE_JURY
-                            and changed.status is ParcoursStatus.PRET_POUR_LE_JURY)
+        ready_now = (before is not ParcoursStatus.PRET_POUR_LE_JURY
+                     and changed.status is ParcoursStatus.PRET_POUR_LE_JURY)
+        if ready_now:  # with care: blocs without proof need `confirme: true` (as the page)
+            check_ready_with_care(
+                services.parcours_progress(db, who, parcours_id, catalog=catalog(db, who)),
+                became_ready=True, confirmed=data.get("confirme") is True)
+        became_ready.append(ready_now)
 
     response = _parcours_change(parcours_id, change)
     if became_ready and became_ready[-1]:

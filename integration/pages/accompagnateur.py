@@ -14,8 +14,8 @@ from ..auth import Actor, require_actor, signed_in
 from ..models import Parcours, ParcoursStatus, Role
 from ..moodle import notify
 from ..parcours.catalog import catalog_for
-from ..parcours.errors import Forbidden, Invalid, NotFound, ParcoursError
-from ..parcours.readiness import readiness
+from ..parcours.errors import Forbidden, NotFound, ParcoursError
+from ..parcours.readiness import check_ready_with_care
 from ..parcours.services import STATUS_ORDER, UNSET, _Unset
 from ..parcours.text import parse_date
 from . import activities, board, feedback, grades  # noqa: F401  (routes)
@@ -26,9 +26,6 @@ from .words import STATUS_WORDS, VERDICT_WORDS
 accompagnateur_only = require_actor(Role.ACCOMPAGNATEUR, Role.COORDINATEUR)
 
 GRADEBOOK_FAILED = grades.GRADEBOOK_FAILED
-UNCOVERED = ("Des blocs n’ont encore aucune preuve. Cochez la case pour confirmer "
-             "que le parcours va quand même au jury.")
-
 
 def _gradebook(who: Actor, parcours_id: int) -> None:
     """Send progress to Moodle after a change; a failure is told discreetly."""
@@ -95,12 +92,12 @@ def candidat_status(parcours_id: int) -> ResponseReturnValue:
                                              catalog=catalog, expected_version=version)
             # Ready for the jury with care: blocs without proof need a confirmation (the
             # step's own rules answer first; raising here undoes the change).
-            if (changed.status is ParcoursStatus.PRET_POUR_LE_JURY and before is not
-                    changed.status and not values.get("confirme")):
-                ready = readiness(services.parcours_progress(db, who, parcours_id,
-                                                             catalog=catalog))
-                if ready.needs_confirmation:
-                    raise Invalid(UNCOVERED, field="confirme")
+            became_ready = (changed.status is ParcoursStatus.PRET_POUR_LE_JURY
+                            and before is not changed.status)
+            if became_ready:
+                check_ready_with_care(
+                    services.parcours_progress(db, who, parcours_id, catalog=catalog),
+                    became_ready=True, confirmed=bool(values.get("confirme")))
             return changed
 
         parcours = run(change)

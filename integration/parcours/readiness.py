@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import Invalid
 from .progress import BlocProgress, ParcoursProgress
 
 
@@ -46,3 +47,15 @@ def readiness(progress: ParcoursProgress) -> Readiness:
             if bloc.totals.with_evidence == 0:
                 found.without_evidence.append(state)
     return found
+
+
+UNCOVERED = ("Des blocs n’ont encore aucune preuve. Cochez la case pour confirmer "
+             "que le parcours va quand même au jury.")
+
+
+def check_ready_with_care(progress: ParcoursProgress, *, became_ready: bool,
+                          confirmed: bool) -> None:
+    """Reaching « prêt pour le jury » with blocs that show nothing needs the
+    accompagnateur's confirmation (pages and API alike). Raises Invalid on `confirme`."""
+    if became_ready and not confirmed and readiness(progress).needs_confirmation:
+        raise Invalid(UNCOVERED, field="confirme")
