@@ -207,7 +207,11 @@ def test_the_top_retour_and_the_back_button_keep_the_text(journey: Journey):
     page.context.close()
 
 
-def test_an_expired_session_mid_form_keeps_the_text(journey: Journey):
+def test_an_expired_session_mid_form_keeps_the_text_and_the_photo(journey: Journey):
+    from tests.support.parcours import jpeg_bytes
+
+    photo = journey.files / "caisse.jpg"
+    photo.write_bytes(jpeg_bytes((1200, 900), (30, 60, 150)))
     page = journey.phone()
     page.goto(f"{journey.base}/moi/activites/nouvelle")
     page.get_by_label("Ce que je fais").fill("Je tiens la caisse")
@@ -216,6 +220,8 @@ def test_an_expired_session_mid_form_keeps_the_text(journey: Journey):
     with journey.db() as db:
         db.execute(delete(SessionRecord))  # the session ends (idle, or another person)
     to_step_from(page, 2, 5)
+    page.locator("#f-photo").set_input_files(str(photo))
+    page.locator("#apercu .ok").wait_for()
     page.get_by_role("button", name="Enregistrer").click()
     alert = page.locator(".send-state")
     alert.wait_for()
@@ -227,6 +233,16 @@ def test_an_expired_session_mid_form_keeps_the_text(journey: Journey):
     page.wait_for_url("**/moi/activites/nouvelle?reprendre=1")
     assert page.get_by_label("Ce que je fais").input_value() == "Je tiens la caisse"
     assert page.get_by_label("Le lieu (si vous voulez)").input_value() == "à l’épicerie solidaire"
+    # The photo chosen before the session ended is back in the form, and goes up with it.
+    page.wait_for_function("document.querySelector('#f-photo').files.length === 1")
+    for _ in range(5):  # on to the last question, wherever the form reopened
+        nexts = page.locator("[data-step]:visible [data-next]")
+        if not nexts.count():
+            break
+        nexts.first.click()
+    page.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_url(re.compile(r"/competences\?nouvelle=1$"))
+    assert page.get_by_text("C’est enregistré. Avec la photo.").is_visible()
 
     # The expired page itself says where to relaunch, and does not loop.
     other = journey.phone(who="")

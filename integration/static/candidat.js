@@ -70,10 +70,61 @@
     try { return JSON.parse(s.getItem(key) || "null"); } catch (e) { return null; }
   }
 
+  // --- photos chosen in a form: kept on this device (IndexedDB) until the form is saved,
+  // so that an ended session, the back button or a closed tab loses no photo either -----
+  function photoStore(mode, work) {
+    return new Promise(function (resolve) {
+      var db;
+      try { db = window.indexedDB && window.indexedDB.open("reperes-photos", 1); } catch (e) { db = null; }
+      if (!db) { resolve(null); return; }
+      db.onupgradeneeded = function () { db.result.createObjectStore("photos"); };
+      db.onerror = function () { resolve(null); };
+      db.onsuccess = function () {
+        try {
+          var tx = db.result.transaction("photos", mode);
+          var req = work(tx.objectStore("photos"));
+          tx.oncomplete = function () { db.result.close(); resolve(req ? req.result : null); };
+          tx.onerror = function () { db.result.close(); resolve(null); };
+        } catch (e) { resolve(null); }
+      };
+    });
+  }
+  function photosKey(form) {
+    var draft = form && form.getAttribute("data-draft");
+    return draft ? localKey(form.getAttribute("data-draft-person"), draft) + ":photos" : null;
+  }
+  function keepPhotos(form, input) {
+    var key = photosKey(form);
+    if (!key) { return; }
+    var files = Array.prototype.slice.call(input.files || []).map(function (f) {
+      return { name: f.name, type: f.type, blob: f };
+    });
+    photoStore("readwrite", function (store) {
+      return files.length ? store.put({ input: input.id, files: files }, key) : store.delete(key);
+    });
+  }
+  function putBackPhotos(form) {
+    var key = photosKey(form);
+    if (!key || typeof DataTransfer !== "function") { return; }
+    photoStore("readonly", function (store) { return store.get(key); }).then(function (kept) {
+      var input = kept && document.getElementById(kept.input);
+      if (!input || !kept.files.length || (input.files && input.files.length)) { return; }
+      var dt = new DataTransfer();
+      kept.files.forEach(function (f) { dt.items.add(new File([f.blob], f.name, { type: f.type })); });
+      input.files = dt.files;
+      input.dispatchEvent(new Event("change", { bubbles: true }));  // previews, checks
+    });
+  }
+  function forgetPhotos(person, draft) {
+    var key = localKey(person, draft) + ":photos";
+    photoStore("readwrite", function (store) { return store.delete(key); });
+  }
+
   // --- a form saved: its drafts go -----------------------------------------------------
   document.querySelectorAll("[data-draft-clear]").forEach(function (el) {
     var s = storage();
     if (s) { s.removeItem(localKey(el.getAttribute("data-draft-person"), el.getAttribute("data-draft-clear"))); }
+    forgetPhotos(el.getAttribute("data-draft-person"), el.getAttribute("data-draft-clear"));
   });
 
   // --- the first screen: a draft on this device -----------------------------------------
@@ -139,6 +190,7 @@
     if (kept && kept.data && typed(kept.data) && JSON.stringify(kept.data) !== JSON.stringify(now)) {
       if (asked) {
         fill(form, kept.data);
+        putBackPhotos(form);
       } else if (!document.querySelector("[data-draft-offer]") && !document.getElementById("erreurs")) {
         offer(form, kept.data);
       }
@@ -159,6 +211,7 @@
       no.textContent = "Je recommence à zéro";
       yes.addEventListener("click", function () {
         fill(form, data);
+        putBackPhotos(form);
         box.remove();
         var title = form.querySelector("#f-title");
         if (title) { title.focus(); }
@@ -166,6 +219,7 @@
       no.addEventListener("click", function () {
         var s = storage();
         if (s) { s.removeItem(key); }
+        forgetPhotos(form.getAttribute("data-draft-person"), form.getAttribute("data-draft"));
         box.remove();
       });
       var inner = document.createElement("div");
@@ -264,6 +318,7 @@
           kept.forEach(function (f) { dt.items.add(f); });
           input.files = dt.files;
         }
+        keepPhotos(input.form, input);
       });
       pending.push(job);
     });
