@@ -387,7 +387,11 @@ def erased(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Erased:
     person = PEOPLE["candidat2"]
     journey = _journey(server, "candidat2", "erase")
     files = server.var_dir / "files"
-    assert person.given_name in _storage_text(files)  # the dossier's folder is theirs
+    # The dossier's folder is theirs; it is written just after the page answers (issue 18).
+    deadline = time.monotonic() + 30
+    while person.given_name not in _storage_text(files) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert person.given_name in _storage_text(files)
     assert person.email in _everything_in(server.database_url)
 
     out = tmp_path_factory.mktemp("export") / "export.zip"
