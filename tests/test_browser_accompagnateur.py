@@ -11,7 +11,6 @@ test-artifacts/screenshots/ (names starting with « journee- »).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -19,7 +18,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from integration import create_app
 from integration.models import (
     Course,
     Membership,
@@ -33,12 +31,10 @@ from integration.models import (
     Task,
     utcnow,
 )
-from integration.settings import Settings
 from referentiels import Catalog
-from tests.support import components
-from tests.support.database import migrate
+from tests.support.browser import served_demo
 from tests.support.parcours import committed
-from tests.test_browser_pages import CHROMIUM_ARGS, World
+from tests.test_browser_pages import World
 
 pytestmark = pytest.mark.browser
 
@@ -50,36 +46,8 @@ UNTAGGED = "Je trie les dons du matin"
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str]]:
-    executable = components.chromium_path()
-    components.require(executable is not None, "Chromium", "apt-get install chromium")
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover
-        components.require(False, "Playwright and axe", "pip install '.[test]'")
-        raise
-    from werkzeug.serving import make_server
-
-    tmp = tmp_path_factory.mktemp("browser-day")
-    holder: dict[str, Any] = {}
-    server = make_server("127.0.0.1", 0, lambda e, s: holder["app"](e, s), threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    settings = Settings(var_dir=tmp / "var", secret_key="browser-day", testing=True,
-                        demo=True, base_url=base)
-    migrate(settings.database_url)
-    holder["app"] = create_app(settings)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            try:
-                yield World(base, browser, Axe()), settings.database_url
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        holder["app"].extensions["reperes"].engine.dispose()
+    with served_demo(tmp_path_factory.mktemp("browser-day"), name="browser-day") as served:
+        yield World(served.base, served.browser, served.axe), served.settings.database_url
 
 
 def _seed(database_url: str) -> int:

@@ -12,7 +12,6 @@ screenshot at 360 px under test-artifacts/screenshots/.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +20,10 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from integration import create_app
 from integration.models import Evidence, SessionRecord, Task
-from integration.settings import Settings
-from tests.support import components
-from tests.support.database import migrate
+from tests.support.browser import served_demo
 from tests.support.photos import noisy_jpeg
-from tests.test_browser_pages import AXE_TAGS, CHROMIUM_ARGS, SHOTS
+from tests.test_browser_pages import AXE_TAGS, SHOTS
 
 pytestmark = pytest.mark.browser
 
@@ -74,33 +70,9 @@ class Journey:
 
 @pytest.fixture(scope="module")
 def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
-    executable = components.chromium_path()
-    components.require(executable is not None, "Chromium", "apt-get install chromium")
-    from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import sync_playwright
-    from werkzeug.serving import make_server
-
     tmp = tmp_path_factory.mktemp("browser-candidat")
-    holder: dict[str, Any] = {}
-    server = make_server("127.0.0.1", 0, lambda e, s: holder["app"](e, s), threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    settings = Settings(var_dir=tmp / "var", secret_key="browser-candidat", testing=True,
-                        demo=True, base_url=base)
-    migrate(settings.database_url)
-    holder["app"] = create_app(settings)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=executable,
-                                        args=CHROMIUM_ARGS + FAKE_MEDIA)
-            try:
-                yield Journey(base, browser, Axe(), holder["app"], tmp)
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        holder["app"].extensions["reperes"].engine.dispose()
+    with served_demo(tmp, name="browser-candidat", chromium_args=FAKE_MEDIA) as served:
+        yield Journey(served.base, served.browser, served.axe, served.app, tmp)
 
 
 def choose_metier(page: Any) -> None:

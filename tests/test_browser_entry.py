@@ -90,7 +90,8 @@ def test_a_candidat_then_tags_an_activity_against_it(world: World):  # noqa: F81
     page = world.page("candidat2")
     page.goto(f"{world.base}/moi/referentiel/choisir")
     world.check(page, "choisir-metier-saisi")
-    page.get_by_label(re.compile("Agent de propreté et d’hygiène")).check()  # plain words (issue 15)
+    # The métier in plain words on the candidat's page (issue 15).
+    page.get_by_label(re.compile("Agent de propreté et d’hygiène")).check()
     page.get_by_role("button", name="C’est mon métier").click()
     page.wait_for_url("**/moi/referentiel")
     assert page.get_by_text("Décaper un sol", exact=True).is_visible()

@@ -10,7 +10,6 @@ One Chromium and one server for the module; the tests run in order and share the
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,22 +17,11 @@ from typing import Any
 
 import pytest
 
-from integration import create_app
-from integration.settings import Settings
-from tests.support import components
-from tests.support.database import migrate
+from tests.support.browser import served_demo
 from tests.support.parcours import jpeg_bytes
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # What a finger must hit: buttons, action links, the menu, choices, unfolding parts, files.
 TARGETS = "main button, main .button, .nav a, main .choice, main summary, main input[type=file]"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -78,37 +66,10 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    executable = components.chromium_path()
-    components.require(executable is not None, "Chromium", "apt-get install chromium")
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover
-        components.require(False, "Playwright and axe", "pip install '.[test]'")
-        raise
-    from werkzeug.serving import make_server
-
     tmp = tmp_path_factory.mktemp("browser-pages")
-    holder: dict[str, Any] = {}
-    server = make_server("127.0.0.1", 0, lambda e, s: holder["app"](e, s), threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    settings = Settings(var_dir=tmp / "var", secret_key="browser-pages", testing=True,
-                        demo=True, base_url=base)
-    migrate(settings.database_url)
-    holder["app"] = create_app(settings)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            try:
-                yield World(base, browser, Axe(), story={"photo": tmp / "atelier.jpg",
-                                                          "app": holder["app"]})
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        holder["app"].extensions["reperes"].engine.dispose()
+    with served_demo(tmp, name="browser-pages") as served:
+        yield World(served.base, served.browser, served.axe,
+                    story={"photo": tmp / "atelier.jpg", "app": served.app})
 
 
 def test_a_candidat_adds_a_task_with_a_photo_and_tags_it(world: World):

@@ -25,18 +25,14 @@ from integration import create_app
 from integration.lti.context import lti_context
 from integration.models import Membership, Role
 from integration.settings import Settings
+from tests.support import browser as browser_support
 from tests.support import components
 from tests.support.database import migrate
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *browser_support.CHROMIUM_ARGS,
     "--test-third-party-cookie-phaseout",  # block third-party cookies (partitioned ones stay)
     "--host-resolver-rules=MAP localhost 127.0.0.1",
 ]
