@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from enum import Enum
 
 import pytest
-import responses
 
 from connectors.moodle import (
     OPTIONAL_FUNCTIONS,
@@ -19,29 +17,19 @@ from connectors.moodle import (
     flatten_params,
 )
 from tests.fake_moodle import recorded_answer
-from tests.support.moodle_mock import (
+from tests.support.moodle_mock import (  # noqa: F401  (moodle, client: fixtures)
     BASE_URL,
     ENDPOINT,
     TOKEN,
     answers,
     answers_json,
+    client_fixture,
     mocked_client,
     mocked_moodle,
     moodle_error_body,
+    moodle_fixture,
     sent,
 )
-
-
-@pytest.fixture
-def moodle() -> Iterator[responses.RequestsMock]:
-    """A mocked Moodle that answers in the order the answers are added."""
-    yield from mocked_moodle()
-
-
-@pytest.fixture
-def client() -> Iterator[MoodleClient]:
-    yield from mocked_client()
-
 
 # ------------------------------------------------------------------ what the token may do
 

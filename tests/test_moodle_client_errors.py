@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator
 
 import pytest
 import requests
-import responses
 
 from connectors.moodle import (
     MoodleClient,
@@ -20,29 +18,19 @@ from connectors.moodle import (
     MoodleTransportError,
 )
 from tests.fake_moodle import recorded_bytes
-from tests.support.moodle_mock import (
+from tests.support.moodle_mock import (  # noqa: F401  (moodle, client: fixtures)
     BASE_URL,
     ENDPOINT,
     TOKEN,
     answers,
     answers_json,
+    client_fixture,
     mocked_client,
     mocked_moodle,
     moodle_error_body,
+    moodle_fixture,
     sent,
 )
-
-
-@pytest.fixture
-def moodle() -> Iterator[responses.RequestsMock]:
-    """A mocked Moodle that answers in the order the answers are added."""
-    yield from mocked_moodle()
-
-
-@pytest.fixture
-def client() -> Iterator[MoodleClient]:
-    yield from mocked_client()
-
 
 # ------------------------------------------------------------------ Moodle says no
 

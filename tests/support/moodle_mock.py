@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pytest
 import responses
 from responses.registries import OrderedRegistry
 
@@ -49,3 +50,14 @@ def sent(moodle: responses.RequestsMock, index: int = -1) -> dict[str, str]:
 
 def moodle_error_body(errorcode: str, message: str, exception: str = "moodle_exception") -> dict:
     return {"exception": exception, "errorcode": errorcode, "message": message}
+
+
+@pytest.fixture(name="moodle")
+def moodle_fixture() -> Iterator[responses.RequestsMock]:
+    """A mocked Moodle that answers in the order the answers are added."""
+    yield from mocked_moodle()
+
+
+@pytest.fixture(name="client")
+def client_fixture() -> Iterator[MoodleClient]:
+    yield from mocked_client()
