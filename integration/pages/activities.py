@@ -154,13 +154,18 @@ def queue_of(text: str | None) -> list[int]:
     return found
 
 
-def _next_after(db: Session, who: Actor, task_id: int, queue: list[int]) -> int | None:
+def _next_after(db: Session, who: Actor, task_id: int,
+                queue: list[int]) -> tuple[int | None, list[int]]:
+    """The next activity to look at, and the list that follows it."""
     if queue:
         found = to_look_at(db, who, rows=1, exclude=task_id, counts=False, only=queue)
         if found.items:
-            return found.items[0].task_id
-    found = to_look_at(db, who, rows=1, exclude=task_id, counts=False)
-    return found.items[0].task_id if found.items else None
+            following = found.items[0].task_id
+            return following, [t for t in queue if t not in (following, task_id)]
+    # The list was all answered: the course's next ones, the list refilled at once.
+    found = to_look_at(db, who, rows=QUEUE_LENGTH + 1, exclude=task_id, counts=False)
+    ids = [item.task_id for item in found.items]
+    return (ids[0], ids[1:]) if ids else (None, [])
 
 
 @bp.post("/cours/activites/<int:task_id>")
@@ -169,7 +174,7 @@ def activite_save(task_id: int) -> ResponseReturnValue:
     who = signed_in()
     values = form()
 
-    def save(db: Session) -> tuple[int, int | None, int]:
+    def save(db: Session) -> tuple[int, tuple[int | None, list[int]], int]:
         catalog = catalog_for(db, who)
         task = feedback.open_activity(db, who, task_id)
         parcours = parcours_in_course(db, who, task.parcours_id)
@@ -181,11 +186,11 @@ def activite_save(task_id: int) -> ResponseReturnValue:
             db, who, task.id, verdicts={a: values.get(field_name(a), "") for a in addresses},
             comment=values.get("comment", ""), catalog=catalog)
         following = (_next_after(db, who, task.id, queue_of(values.get("suite")))
-                     if "suivante" in values else None)
+                     if "suivante" in values else (None, []))
         return parcours.id, following, len(done.reviews)
 
     try:
-        parcours_id, following, given = run(save)
+        parcours_id, (following, rest), given = run(save)
     except ParcoursError as error:
         if isinstance(error, NotFound | Forbidden):
             raise
@@ -201,7 +206,6 @@ def activite_save(task_id: int) -> ResponseReturnValue:
         if following is None:
             flash("Il n’y a plus rien à regarder. Bravo !", "ok")
             return redirect(url_for("pages.a_regarder"), code=303)
-        rest = [t for t in queue_of(values.get("suite")) if t not in (following, task_id)]
         return redirect(url_for("pages.activite", task_id=following,
                                 suite=",".join(map(str, rest)) or None), code=303)
     return redirect(url_for("pages.activite", task_id=task_id), code=303)
