@@ -130,7 +130,6 @@ def load_facts(session: Session, parcours_ids: Iterable[int], *, detail: bool = 
     # caller's transaction are flushed first, since a plain read does not).
     session.flush()
     db = session.connection()
-    live = select(Task.id).where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
     # Each activity's files are counted beside it (a correlated count through the
     # evidence.task_id index): a join of the evidence with the course's activities let
     # PostgreSQL scan the whole network's evidence (issue 13, tests/bench/bench_network.py).
@@ -141,17 +140,10 @@ def load_facts(session: Session, parcours_ids: Iterable[int], *, detail: bool = 
         .correlate(Task)
         .scalar_subquery()
     )
-    if not detail:
+    if detail:
+        _load_activities(db, ids, files, facts)
+    else:
         _load_summaries(db, ids, files, facts)
-    activities, activities_of = facts.activities, facts.activities_of
-    for task_id, parcours_id, source, completed, file_count in () if not detail else db.execute(
-        select(Task.id, Task.parcours_id, Task.source, Task.moodle_completed, files)
-        .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
-        .order_by(Task.id)
-    ).all():
-        activities[task_id] = ActivityFacts(
-            task_id, parcours_id, source, completed is True, file_count or 0)
-        activities_of[parcours_id].append(task_id)
     for pid, count, at in db.execute(
         select(Task.parcours_id, func.count(Task.id), func.max(Task.updated_at))
         .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
@@ -160,13 +152,6 @@ def load_facts(session: Session, parcours_ids: Iterable[int], *, detail: bool = 
         facts.activity_count[pid] = count
         if at is not None:
             facts.last_change[pid] = at
-    for task_id, ref_id, version, code in () if not detail else db.execute(
-        select(Tag.task_id, Tag.referentiel_id, Tag.referentiel_version, Tag.competence_code)
-        .where(Tag.task_id.in_(live)).order_by(Tag.task_id)
-    ).all():
-        activity = activities.get(task_id)
-        if activity is not None:
-            facts.tags[activity[1]][(ref_id, version, code)].append(task_id)
     for review in db.execute(
         select(Review.parcours_id, Review.referentiel_id, Review.referentiel_version,
                Review.competence_code, Review.verdict, Review.comment, Review.reviewer_name,
@@ -183,6 +168,26 @@ def load_facts(session: Session, parcours_ids: Iterable[int], *, detail: bool = 
     ):
         facts.recognitions[(pid, ref_id, version, code)] = recognised
     return facts
+
+
+def _load_activities(db: Connection, ids: list[int], files: Any, facts: Facts) -> None:
+    activities, activities_of = facts.activities, facts.activities_of
+    for task_id, parcours_id, source, completed, file_count in db.execute(
+        select(Task.id, Task.parcours_id, Task.source, Task.moodle_completed, files)
+        .where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
+        .order_by(Task.id)
+    ).all():
+        activities[task_id] = ActivityFacts(
+            task_id, parcours_id, source, completed is True, file_count or 0)
+        activities_of[parcours_id].append(task_id)
+    live = select(Task.id).where(Task.parcours_id.in_(ids), Task.deleted_at.is_(None))
+    for task_id, ref_id, version, code in db.execute(
+        select(Tag.task_id, Tag.referentiel_id, Tag.referentiel_version, Tag.competence_code)
+        .where(Tag.task_id.in_(live))
+    ).all():
+        activity = activities.get(task_id)
+        if activity is not None:
+            facts.tags[activity.parcours_id][(ref_id, version, code)].append(task_id)
 
 
 def _load_summaries(db: Connection, ids: list[int], files: Any, facts: Facts) -> None:
