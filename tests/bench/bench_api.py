@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 
 from integration import create_app  # noqa: E402
+from integration.auth import RECORD_KEY, SESSION_KEY, start_session  # noqa: E402
 from integration.db import make_engine, upgrade  # noqa: E402
 from integration.settings import Settings  # noqa: E402
 from tests.support import postgres  # noqa: E402
@@ -59,8 +60,13 @@ def _seed(url: str, var_dir: Path) -> tuple[str, str, list[int]]:
         task_ids = [make_task(session, parcours, title=f"Tâche {i}").id for i in range(TASKS)]
     app = create_app(Settings(var_dir=var_dir, database_url=url, secret_key=SECRET_KEY))
     token = secrets.token_urlsafe(32)
+    actor = cast.actor("alice")
+    # A session as a launch leaves it: the actor, its server-side record, a CSRF token.
+    record = start_session(app.extensions["reperes"].sessions, actor)
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-    cookie = serializer.dumps({"actor": cast.actor("alice").to_session(), "csrf_token": token})
+    cookie = serializer.dumps(
+        {SESSION_KEY: actor.to_session(), RECORD_KEY: record, "csrf_token": token}
+    )
     app.extensions["reperes"].engine.dispose()
     return cookie, token, task_ids
 
@@ -166,6 +172,9 @@ def _run(name: str, url: str, workdir: Path, total: int, clients: int) -> None:
         f"{result['rps']:.0f} req/s, p50 {result['p50_ms']:.1f} ms, "
         f"p95 {result['p95_ms']:.1f} ms, ok {ok}, other {dict(result['statuses'])}"
     )
+    if ok != result["requests"]:
+        # A figure made of refusals measures nothing: say so and fail.
+        raise SystemExit(f"{name}: {result['requests'] - ok} requests were not accepted")
 
 
 def main() -> None:

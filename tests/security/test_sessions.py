@@ -130,3 +130,45 @@ def test_a_cookie_made_without_a_launch_signs_no_one_in(demo_app: Flask) -> None
     with candidat.session_transaction() as sess:
         sess.pop("sid", None)
     assert candidat.get("/moi").status_code == 401
+
+
+def _tampered(cookie: str) -> str:
+    """The same cookie with one character of its JSON payload changed."""
+    payload, rest = cookie.split(".", 1)
+    swapped = "A" if payload[5] != "A" else "B"
+    return payload[:5] + swapped + payload[6:] + "." + rest
+
+
+def test_a_tampered_or_foreign_session_cookie_opens_nothing(demo_app: Flask) -> None:
+    """The cookie is signed JSON (integration.auth.SessionCookie): a changed byte, a cookie of
+    Flask's own format (zlib, tagged JSON, as before this wave), or a signed value that is
+    not a JSON object are all refused as an empty session, never a 500."""
+    import hashlib
+    import json
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    candidat = launched(demo_app)
+    assert candidat.get("/moi").status_code == 200
+    kept = _cookie(candidat)
+    assert _browser_with(demo_app, kept).get("/moi").status_code == 200
+    assert _browser_with(demo_app, _tampered(kept)).get("/moi").status_code == 401
+
+    interface = demo_app.session_interface
+    with candidat.session_transaction() as sess:
+        content = dict(sess)
+    flask_format = URLSafeTimedSerializer(
+        demo_app.secret_key,
+        salt=interface.salt,  # type: ignore[attr-defined]
+        signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha1},
+    ).dumps(content)
+    assert _browser_with(demo_app, flask_format).get("/moi").status_code == 401
+
+    cookie_maker = interface.get_signing_serializer(demo_app)  # type: ignore[attr-defined]
+    signer = cookie_maker._signer
+    from itsdangerous.encoding import base64_encode
+
+    for value in ("[1, 2]", '"actor"', "not json"):
+        forged = signer.sign(base64_encode(value)).decode()
+        assert _browser_with(demo_app, forged).get("/moi").status_code == 401
+    assert json.loads(json.dumps(content))  # the session holds plain JSON only
