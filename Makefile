@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# Test workers (pytest-xdist): one per core, at most 4 (a worker may run Chromium, LibreOffice
+# and its own PostgreSQL); 0 on a single core runs the tests in one process.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; [ "$$n" -lt 2 ] && n=0; echo $$n)
 
 .PHONY: install run test bench lint system-deps clean migration
 
@@ -26,7 +29,7 @@ run: $(STAMP)
 
 ## make test: installs what the tests need (system packages too, when root) and runs them all
 test: $(STAMP) system-deps
-	@$(BIN)/python -m pytest; rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no test: that is a failure"; exit 1; fi; \
 	  exit $$rc
 

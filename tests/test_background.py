@@ -8,6 +8,8 @@ from integration.dossier import queue
 from integration.moodle import scheduler
 from integration.ops import background
 
+BACKGROUND_THREADS = {"reperes-storage-retry", "reperes-sync-stop"}
+
 
 def test_the_service_retries_storage_and_syncs_in_the_background(app, monkeypatch) -> None:
     runtime = app.extensions["reperes"]
@@ -27,8 +29,12 @@ def test_the_service_retries_storage_and_syncs_in_the_background(app, monkeypatc
     finally:
         stop.set()
     assert synced.wait(5), "the background sync was not stopped with the service"
+    for thread in threading.enumerate():  # stopped means gone, before the next test looks
+        if thread.name in BACKGROUND_THREADS:
+            thread.join(5)
+            assert not thread.is_alive(), f"{thread.name} did not stop"
 
 
 def test_no_background_thread_starts_with_the_app(app) -> None:
     names = {t.name for t in threading.enumerate()}
-    assert not {"reperes-storage-retry", "reperes-sync-stop"} & names
+    assert not BACKGROUND_THREADS & names
