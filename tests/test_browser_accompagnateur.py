@@ -118,6 +118,17 @@ def _page(world: World, who: str) -> Any:
     return page
 
 
+def _comes_true(page: Any, expression: str, seconds: float = 5) -> bool:
+    """Whether `expression` becomes true in the page within `seconds`."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(expression, timeout=seconds * 1000)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
 def test_the_accompagnatrice_day_with_30_candidats(day: tuple[World, str]):
     world, database_url = day
     first = _page(world, "candidat1")  # Samira has launched once
@@ -142,8 +153,9 @@ def test_the_accompagnatrice_day_with_30_candidats(day: tuple[World, str]):
         page.get_by_role("heading", level=1, name=title).wait_for()
         if n == 0:
             world.check(page, "journee-activite")
-        focused = page.evaluate("document.activeElement.closest('.avis-group') !== null")
-        assert focused, f"{title}: the focus is not in the first compétence"
+        # The page's script puts the focus there once it has run (after the heading shows).
+        assert _comes_true(page, "document.activeElement.closest('.avis-group') !== null"), (
+            f"{title}: the focus is not in the first compétence")
         page.keyboard.press("o" if n % 3 == 0 else ("p" if n % 3 == 1 else "n"))
         assert page.evaluate("document.activeElement.name") == "suivante"
         page.keyboard.press("Enter")
