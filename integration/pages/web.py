@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from .. import csrf
 from ..auth import current_actor, signed_in
 from ..db import transaction
 from ..errors import error_page
+from ..models import Platform
 from ..parcours.errors import ParcoursError, StaleVersion
 from ..platform_settings import PlatformSettings
 from ..runtime import current_runtime
@@ -174,13 +175,24 @@ def _icon(sprite: str, name: str, cls: str) -> Markup:
     # A few dozen distinct icons, drawn hundreds of times on a long list: made once.
     return ICON % (cls, sprite, name)
 
-DEFAULT_SETTINGS = PlatformSettings()
+def viewer_settings() -> PlatformSettings:
+    """The settings of the structure behind this request's launch (its time zone, its
+    name): read once per request, defaults without a launch."""
+    if "platform_settings" not in g:
+        actor = current_actor()
+        settings = PlatformSettings()
+        if actor is not None:
+            with current_runtime().sessions() as db:
+                settings = PlatformSettings.of(db.get(Platform, actor.platform_id))
+        g.platform_settings = settings
+    found: PlatformSettings = g.platform_settings
+    return found
 
 
 @bp.app_template_filter("date_fr")
 def date_fr(value: date | datetime | None) -> str:
-    """« 3 mars 2025 »: a moment on the calendar of the structure (Paris by default)."""
-    return DEFAULT_SETTINGS.day(value)
+    """« 3 mars 2025 »: a moment on the calendar of the viewer's structure (its time zone)."""
+    return viewer_settings().day(value)
 
 
 @bp.errorhandler(csrf.CsrfRefused)
