@@ -19,7 +19,9 @@ the target is Repères no slower than pylti1p3.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -121,7 +123,9 @@ def install_pylti1p3() -> Path | None:
     )
     if result.returncode != 0:
         print(f"pylti1p3 could not be installed: {result.stderr.strip()[-300:]}")
+        shutil.rmtree(target, ignore_errors=True)
         return None
+    atexit.register(shutil.rmtree, target, ignore_errors=True)  # the folder goes with the run
     return target
 
 
