@@ -23,18 +23,27 @@ def test_the_service_retries_storage_and_syncs_in_the_background(app, monkeypatc
 
     monkeypatch.setattr(scheduler, "start_background_sync", lambda rt, every: FakeBackground())
     runtime.settings = runtime.settings.with_changes(sync_every=900)
+    before = set(threading.enumerate())
     stop = background.start_background_work(runtime)
+    started = [t for t in set(threading.enumerate()) - before if t.name in BACKGROUND_THREADS]
+    assert {t.name for t in started} == BACKGROUND_THREADS
     try:
         assert drained.wait(5), "pending storage writes were not retried"
     finally:
         stop.set()
     assert synced.wait(5), "the background sync was not stopped with the service"
-    for thread in threading.enumerate():  # stopped means gone, before the next test looks
-        if thread.name in BACKGROUND_THREADS:
-            thread.join(5)
-            assert not thread.is_alive(), f"{thread.name} did not stop"
+    for thread in started:  # stopped means gone
+        thread.join(5)
+        assert not thread.is_alive(), f"{thread.name} did not stop"
 
 
-def test_no_background_thread_starts_with_the_app(app) -> None:
-    names = {t.name for t in threading.enumerate()}
-    assert not BACKGROUND_THREADS & names
+def test_no_background_thread_starts_with_the_app(migrated) -> None:
+    from integration import create_app
+
+    before = set(threading.enumerate())
+    app = create_app(migrated)
+    try:
+        started = {t.name for t in set(threading.enumerate()) - before}
+        assert not BACKGROUND_THREADS & started
+    finally:
+        app.extensions["reperes"].engine.dispose()

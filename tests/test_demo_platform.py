@@ -142,6 +142,9 @@ def test_reperes_demo_serves_with_the_demo_registered(tmp_path, monkeypatch):
 
     served = {}
     monkeypatch.setattr(Flask, "run", lambda self, **kw: served.update(app=self, **kw))
+    # The queue's retry thread is another test's (test_storage_real): none is left running.
+    monkeypatch.setattr("integration.ops.background.start_background_work",
+                        lambda runtime: served.update(background=runtime))
     monkeypatch.setenv("REPERES_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("REPERES_BASE_URL", raising=False)
     result = CliRunner().invoke(main, ["demo", "--port", "5077"])
@@ -149,6 +152,7 @@ def test_reperes_demo_serves_with_the_demo_registered(tmp_path, monkeypatch):
     assert "http://127.0.0.1:5077/demo" in result.output
     app = served["app"]
     assert served["port"] == 5077 and app.extensions["reperes"].settings.demo
+    assert served["background"] is app.extensions["reperes"]
     with lti_context(app).sessions.begin() as session:
         assert session.scalars(select(Platform.issuer)).all() == ["http://127.0.0.1:5077/demo"]
     launched = launch_as(app.test_client(), "candidat2")
