@@ -287,8 +287,8 @@ class SessionCookie:
     """The session cookie's value: base64url(JSON).timestamp.signature, signed with
     itsdangerous as Flask signs its own (HMAC, the app's secret key and its fallbacks, the
     same salt), without Flask's tagged serializer and zlib: the session holds a few plain
-    JSON values (the actor, the record id, the CSRF token), and these cost a tenth of a
-    launch. Anything that is not such a cookie is refused as BadSignature."""
+    JSON values (the actor, the record id, the CSRF token), and these cost a twentieth of
+    a launch. Anything that is not such a cookie is refused as BadSignature."""
 
     def __init__(self, keys: tuple[str | bytes, ...], salt: str, digest_method: Any) -> None:
         self.keys = keys

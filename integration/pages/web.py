@@ -175,6 +175,7 @@ def _icon(sprite: str, name: str, cls: str) -> Markup:
     # A few dozen distinct icons, drawn hundreds of times on a long list: made once.
     return ICON % (cls, sprite, name)
 
+
 def viewer_settings() -> PlatformSettings:
     """The settings of the structure behind this request's launch (its time zone, its
     name): read once per request, defaults without a launch."""
